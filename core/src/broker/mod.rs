@@ -1,0 +1,3 @@
+//! The transport-agnostic broker.
+
+pub mod group;

@@ -1,0 +1,1 @@
+//! The TCP front end of the broker.
