@@ -282,7 +282,6 @@ async fn topic_creation_validates_names_configs_and_duplicates() {
 #[tokio::test]
 async fn topics_survive_a_restart_with_their_data() {
     let broker = TestBroker::start().await;
-    let dir = broker.dir.path().to_path_buf();
     let mut conn = broker.connect().await;
     assert_eq!(create_topic(&mut conn, "keep", 2, &[("retention.ms", "86400000")]).await, 0);
     conn.call(produce_request("keep", 1, batch(&[b"a", b"b"], Compression::None), -1), 9).await;
