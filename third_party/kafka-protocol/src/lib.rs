@@ -101,6 +101,7 @@
 //! }
 //! ```
 #![deny(missing_docs)]
+#![allow(dead_code)] // klog patch: silence warnings of the vendored copy
 // Display required features for items when rendering for docs.rs
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
