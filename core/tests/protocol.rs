@@ -149,10 +149,11 @@ async fn produce_then_fetch_returns_the_batches_with_assigned_offsets() {
     let mut records = part.records.clone().unwrap();
     let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
     let offsets: Vec<i64> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.offset)).collect();
-    // The batch holding offset 4 comes whole, then every later one.
-    assert_eq!(offsets, (3..15).collect::<Vec<_>>());
+    // The encoder writes one batch per record here: the batch holding offset 4, then every later one.
+    assert_eq!(offsets, (4..15).collect::<Vec<_>>());
     let values: Vec<Bytes> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.value.clone().unwrap())).collect();
-    assert_eq!(values[1], Bytes::from_static(b"bb"));
+    assert_eq!(values[0], Bytes::from_static(b"bb"));
+    assert_eq!(values[1], Bytes::from_static(b"ccc"));
     broker.stop().await;
 }
 
