@@ -1,1 +1,115 @@
-fn main() {}
+//! `klog-server`: the standalone klog broker.
+
+mod config;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use klog::broker::group::GroupConfig;
+use klog::broker::{Broker, BrokerConfig, Endpoint};
+use klog::log::LogConfig;
+use klog::net::{Server, ServerConfig};
+
+use config::{Args, Settings};
+
+fn main() -> ExitCode {
+    let settings = match Settings::resolve(Args::parse()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("klog-server: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("klog-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("klog-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let bound = listener.local_addr()?;
+    let advertised = match &settings.advertised {
+        Some((host, port)) => Endpoint { host: host.clone(), port: if *port == 0 { bound.port() } else { *port } },
+        None => Endpoint { host: advertised_host(&bound), port: bound.port() },
+    };
+    let mut config = BrokerConfig::new(&settings.data_dir);
+    config.node_id = settings.node_id;
+    config.advertised = advertised;
+    config.num_partitions = settings.num_partitions;
+    config.auto_create_topics = settings.auto_create_topics;
+    config.log = LogConfig::default()
+        .with_overrides(&settings.topic_defaults)
+        .context("invalid topic default")?;
+    config.group = GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
+    let broker = Broker::open(config).context("cannot open the broker")?;
+    let server_config = ServerConfig {
+        max_request_bytes: settings.socket_request_max_bytes,
+        idle_timeout: settings.idle_timeout,
+        ..Default::default()
+    };
+    let server = Server::from_listener(listener, Arc::clone(&broker), server_config);
+    tracing::info!(listen = %bound, advertised = ?broker.config().advertised, "serving");
+    // The one line on stdout: scripts wait for it to know the broker is ready.
+    println!("klog-server listening on {bound}");
+    server.serve(shutdown_signal()).await?;
+    tracing::info!("shutting down");
+    broker.shutdown().context("flushing logs at shutdown")?;
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// The host to advertise when only a listener is configured.
+fn advertised_host(bound: &std::net::SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        "localhost".to_string()
+    } else {
+        bound.ip().to_string()
+    }
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if settings.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

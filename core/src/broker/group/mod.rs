@@ -65,3 +65,17 @@ impl GroupCoordinator {
         todo!()
     }
 }
+
+/// Coordinator settings (skeleton; replaced by the group coordinator work).
+#[derive(Debug, Clone, Default)]
+pub struct GroupConfig {
+    /// `group.initial.rebalance.delay.ms`.
+    pub initial_rebalance_delay_ms: u64,
+}
+
+impl GroupCoordinator {
+    /// Like `open` with explicit settings.
+    pub fn open_with_config(_log: Arc<PartitionLog>, _partition_exists: PartitionExists, _config: GroupConfig) -> Result<Arc<Self>, LogError> {
+        todo!()
+    }
+}

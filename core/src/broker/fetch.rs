@@ -1,0 +1,90 @@
+//! Fetch: serve stored batches as they are, with long-poll waiting on appends.
+//!
+//! Incremental fetch sessions (KIP-227) are refused the way Kafka allows: a new
+//! session is never created (session id 0), so clients send full fetches.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{FetchRequest, FetchResponse};
+use kafka_protocol::ResponseError;
+
+use super::codes::log_error_code;
+use super::Broker;
+
+impl Broker {
+    /// Reads every requested partition; waits up to `max_wait_ms` for `min_bytes`.
+    pub(super) async fn fetch(&self, req: FetchRequest, _version: i16) -> FetchResponse {
+        if req.session_id != 0 {
+            let mut response = FetchResponse::default();
+            response.error_code = ResponseError::FetchSessionIdNotFound.code();
+            return response;
+        }
+        let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+        loop {
+            // Register for wake-ups before reading so an append in between is not missed.
+            let notified = self.data_arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let (response, bytes, has_error) = self.read_fetch(&req);
+            let now = Instant::now();
+            if bytes >= req.min_bytes.max(0) as usize || has_error || now >= deadline {
+                return response;
+            }
+            let _ = tokio::time::timeout(deadline - now, notified).await;
+        }
+    }
+
+    /// One pass over the requested partitions: (response, bytes returned, any error).
+    fn read_fetch(&self, req: &FetchRequest) -> (FetchResponse, usize, bool) {
+        let mut response = FetchResponse::default();
+        let mut remaining = if req.max_bytes > 0 { req.max_bytes as usize } else { usize::MAX };
+        let mut total = 0usize;
+        let mut has_error = false;
+        for fetch_topic in &req.topics {
+            let mut topic_response = FetchableTopicResponse::default();
+            topic_response.topic = fetch_topic.topic.clone();
+            topic_response.topic_id = fetch_topic.topic_id;
+            let topic = self.topics.get(fetch_topic.topic.as_str());
+            for fetch_partition in &fetch_topic.partitions {
+                let mut part = PartitionData::default();
+                part.partition_index = fetch_partition.partition;
+                part.high_watermark = -1;
+                part.records = Some(Bytes::new());
+                match topic.as_ref().and_then(|t| t.partition(fetch_partition.partition)) {
+                    None => {
+                        part.error_code = ResponseError::UnknownTopicOrPartition.code();
+                        has_error = true;
+                    }
+                    Some(log) => {
+                        let max = (fetch_partition.partition_max_bytes.max(0) as usize).min(remaining);
+                        // Only the first partition with data may exceed the limits (KIP-74).
+                        let first = total == 0;
+                        match log.read(fetch_partition.fetch_offset, max, log.high_watermark(), first) {
+                            Ok(read) => {
+                                let n = read.records.len();
+                                total += n;
+                                remaining = remaining.saturating_sub(n);
+                                part.high_watermark = read.high_watermark;
+                                part.last_stable_offset = read.high_watermark;
+                                part.log_start_offset = read.log_start_offset;
+                                part.records = Some(read.records);
+                            }
+                            Err(e) => {
+                                part.error_code = log_error_code(&e);
+                                part.high_watermark = log.high_watermark();
+                                part.last_stable_offset = part.high_watermark;
+                                part.log_start_offset = log.log_start_offset();
+                                has_error = true;
+                            }
+                        }
+                    }
+                }
+                topic_response.partitions.push(part);
+            }
+            response.responses.push(topic_response);
+        }
+        (response, total, has_error)
+    }
+}

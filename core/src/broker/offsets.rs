@@ -1,0 +1,126 @@
+//! Offset queries and moves: ListOffsets, OffsetForLeaderEpoch, DeleteRecords.
+
+use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
+use kafka_protocol::messages::{
+    DeleteRecordsRequest, DeleteRecordsResponse, ListOffsetsRequest, ListOffsetsResponse,
+    OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+};
+use kafka_protocol::ResponseError;
+
+use super::codes::log_error_code;
+use super::produce::LEADER_EPOCH;
+use super::Broker;
+
+/// ListOffsets timestamp asking for the next offset to be written (visible end).
+const LATEST: i64 = -1;
+/// ListOffsets timestamp asking for the first kept offset.
+const EARLIEST: i64 = -2;
+
+impl Broker {
+    /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
+    pub(super) fn list_offsets(&self, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+        let mut response = ListOffsetsResponse::default();
+        for topic_req in req.topics {
+            let mut topic_response = ListOffsetsTopicResponse::default();
+            topic_response.name = topic_req.name.clone();
+            let topic = self.topics.get(topic_req.name.as_str());
+            for p in topic_req.partitions {
+                let mut part = ListOffsetsPartitionResponse::default();
+                part.partition_index = p.partition_index;
+                part.timestamp = -1;
+                part.offset = -1;
+                part.leader_epoch = -1;
+                match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                    None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                    Some(log) => match p.timestamp {
+                        LATEST => {
+                            part.offset = log.high_watermark();
+                            part.leader_epoch = LEADER_EPOCH;
+                        }
+                        EARLIEST => {
+                            part.offset = log.log_start_offset();
+                            part.leader_epoch = LEADER_EPOCH;
+                        }
+                        ts if ts < 0 => part.error_code = ResponseError::InvalidRequest.code(),
+                        ts => match log.offset_for_timestamp(ts) {
+                            Ok(Some((offset, timestamp))) => {
+                                part.offset = offset;
+                                part.timestamp = timestamp;
+                                part.leader_epoch = LEADER_EPOCH;
+                            }
+                            Ok(None) => {}
+                            Err(e) => part.error_code = log_error_code(&e),
+                        },
+                    },
+                }
+                topic_response.partitions.push(part);
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+
+    /// OffsetForLeaderEpoch: the end offset of a leader epoch (for log truncation).
+    pub(super) fn offset_for_leader_epoch(&self, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+        let mut response = OffsetForLeaderEpochResponse::default();
+        for topic_req in req.topics {
+            let mut topic_response = OffsetForLeaderTopicResult::default();
+            topic_response.topic = topic_req.topic.clone();
+            let topic = self.topics.get(topic_req.topic.as_str());
+            for p in topic_req.partitions {
+                let mut part = EpochEndOffset::default();
+                part.partition = p.partition;
+                part.leader_epoch = -1;
+                part.end_offset = -1;
+                match topic.as_ref().and_then(|t| t.partition(p.partition)) {
+                    None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                    Some(_) if p.current_leader_epoch > LEADER_EPOCH => {
+                        part.error_code = ResponseError::UnknownLeaderEpoch.code();
+                    }
+                    Some(_) if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH => {
+                        part.error_code = ResponseError::FencedLeaderEpoch.code();
+                    }
+                    Some(log) => {
+                        if let Some((epoch, end)) = log.end_offset_for_epoch(p.leader_epoch) {
+                            part.leader_epoch = epoch;
+                            part.end_offset = end;
+                        }
+                    }
+                }
+                topic_response.partitions.push(part);
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+
+    /// DeleteRecords: moves each partition's log start offset (-1 means the high watermark).
+    pub(super) fn delete_records(&self, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+        let mut response = DeleteRecordsResponse::default();
+        for topic_req in req.topics {
+            let mut topic_response = DeleteRecordsTopicResult::default();
+            topic_response.name = topic_req.name.clone();
+            let topic = self.topics.get(topic_req.name.as_str());
+            for p in topic_req.partitions {
+                let mut part = DeleteRecordsPartitionResult::default();
+                part.partition_index = p.partition_index;
+                part.low_watermark = -1;
+                match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                    None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
+                    Some(log) => {
+                        let offset = if p.offset == -1 { log.high_watermark() } else { p.offset };
+                        match log.delete_records_before(offset) {
+                            Ok(start) => part.low_watermark = start,
+                            Err(e) => part.error_code = log_error_code(&e),
+                        }
+                    }
+                }
+                topic_response.partitions.push(part);
+            }
+            response.topics.push(topic_response);
+        }
+        response
+    }
+}

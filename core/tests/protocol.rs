@@ -1,0 +1,298 @@
+//! Wire-level tests: a real broker on a loopback socket, raw Kafka frames.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, StrBytes};
+use kafka_protocol::records::Compression;
+use kafka_protocol::ResponseError;
+use support::{batch, Conn, TestBroker};
+
+fn topic_name(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
+}
+
+fn produce_request(topic: &str, partition: i32, records: Bytes, acks: i16) -> ProduceRequest {
+    let mut p = PartitionProduceData::default();
+    p.index = partition;
+    p.records = Some(records);
+    let mut t = TopicProduceData::default();
+    t.name = topic_name(topic);
+    t.partition_data = vec![p];
+    let mut req = ProduceRequest::default();
+    req.acks = acks;
+    req.timeout_ms = 5000;
+    req.topic_data = vec![t];
+    req
+}
+
+fn fetch_request(topic: &str, partition: i32, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {
+    let mut p = FetchPartition::default();
+    p.partition = partition;
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 1 << 20;
+    let mut t = FetchTopic::default();
+    t.topic = topic_name(topic);
+    t.partitions = vec![p];
+    let mut req = FetchRequest::default();
+    req.replica_id = BrokerId(-1);
+    req.max_wait_ms = max_wait_ms;
+    req.min_bytes = min_bytes;
+    req.max_bytes = 50 << 20;
+    req.session_epoch = -1;
+    req.topics = vec![t];
+    req
+}
+
+async fn create_topic(conn: &mut Conn, name: &str, partitions: i32, configs: &[(&str, &str)]) -> i16 {
+    let mut t = CreatableTopic::default();
+    t.name = topic_name(name);
+    t.num_partitions = partitions;
+    t.replication_factor = -1;
+    t.configs = configs
+        .iter()
+        .map(|(k, v)| {
+            let mut c = CreatableTopicConfig::default();
+            c.name = StrBytes::from_string(k.to_string());
+            c.value = Some(StrBytes::from_string(v.to_string()));
+            c
+        })
+        .collect();
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![t];
+    req.timeout_ms = 5000;
+    let resp = conn.call(req, 7).await;
+    resp.topics[0].error_code
+}
+
+#[tokio::test]
+async fn api_versions_advertises_exactly_the_implemented_table() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    let resp = conn.call(ApiVersionsRequest::default(), 3).await;
+    assert_eq!(resp.error_code, 0);
+    let advertised: Vec<(i16, i16, i16)> = resp.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
+    let table: Vec<(i16, i16, i16)> =
+        klog::broker::versions::SUPPORTED.iter().map(|&(k, min, max)| (k as i16, min, max)).collect();
+    assert_eq!(advertised, table);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn api_versions_at_an_unknown_version_answers_v0_with_unsupported_version() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    let mut frame = BytesMut::new();
+    let body: &[u8] = &[0, 18, 0, 99, 0, 0, 0, 42, 0xff, 0xff, 0, 0];
+    frame.put_i32(body.len() as i32);
+    frame.extend_from_slice(body);
+    conn.send_raw(&frame).await;
+    let mut response = conn.read_frame().await.expect("an answer, not a closed connection");
+    let header = ResponseHeader::decode(&mut response, 0).unwrap();
+    assert_eq!(header.correlation_id, 42);
+    let resp = ApiVersionsResponse::decode(&mut response, 0).unwrap();
+    assert_eq!(resp.error_code, ResponseError::UnsupportedVersion.code());
+    assert!(resp.api_keys.iter().any(|k| k.api_key == ApiKey::ApiVersions as i16));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn malformed_frames_close_the_connection_and_the_broker_keeps_serving() {
+    let broker = TestBroker::start().await;
+    let garbage: Vec<Vec<u8>> = vec![
+        vec![0, 0, 0, 2, 0, 3],                                   // too short for a header
+        vec![0, 0, 0, 8, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1],           // unknown api key
+        vec![0, 0, 0, 10, 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xfe],    // Metadata v9, truncated
+        vec![0xff, 0xff, 0xff, 0xf0],                             // negative length
+        vec![0x7f, 0xff, 0xff, 0xff],                             // length over the limit
+        vec![0, 0, 0, 16, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // Produce v3, bad arrays
+    ];
+    for bytes in garbage {
+        let mut conn = broker.connect().await;
+        conn.send_raw(&bytes).await;
+        let answer = tokio::time::timeout(Duration::from_secs(5), conn.read_frame()).await.expect("closed promptly");
+        assert!(answer.is_none(), "malformed frame {bytes:?} got an answer");
+    }
+    let mut conn = broker.connect().await;
+    assert_eq!(conn.call(ApiVersionsRequest::default(), 3).await.error_code, 0);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn produce_then_fetch_returns_the_batches_with_assigned_offsets() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "events", 2, &[]).await, 0);
+    for (i, compression) in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+        .into_iter()
+        .enumerate()
+    {
+        let resp = conn.call(produce_request("events", 1, batch(&[b"a", b"bb", b"ccc"], compression), -1), 9).await;
+        let part = &resp.responses[0].partition_responses[0];
+        assert_eq!(part.error_code, 0, "{compression:?}");
+        assert_eq!(part.base_offset, 3 * i as i64);
+    }
+    let resp = conn.call(fetch_request("events", 1, 4, 0, 0), 11).await;
+    let part = &resp.responses[0].partitions[0];
+    assert_eq!(part.error_code, 0);
+    assert_eq!(part.high_watermark, 15);
+    let mut records = part.records.clone().unwrap();
+    let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
+    let offsets: Vec<i64> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.offset)).collect();
+    // The batch holding offset 4 comes whole, then every later one.
+    assert_eq!(offsets, (3..15).collect::<Vec<_>>());
+    let values: Vec<Bytes> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.value.clone().unwrap())).collect();
+    assert_eq!(values[1], Bytes::from_static(b"bb"));
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_batch_is_refused_and_nothing_is_written() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "t", 1, &[]).await, 0);
+    let mut bad = BytesMut::from(&batch(&[b"hello"], Compression::None)[..]);
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff; // breaks the CRC
+    let resp = conn.call(produce_request("t", 0, bad.freeze(), 1), 9).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, ResponseError::CorruptMessage.code());
+    let resp = conn.call(produce_request("t", 0, batch(&[b"ok"], Compression::None), 1), 9).await;
+    assert_eq!(resp.responses[0].partition_responses[0].base_offset, 0);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn produce_to_an_unknown_partition_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    let resp = conn.call(produce_request("missing", 0, batch(&[b"x"], Compression::None), 1), 9).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, ResponseError::UnknownTopicOrPartition.code());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "p", 1, &[]).await, 0);
+    let mut pending = Vec::new();
+    let mut wire = BytesMut::new();
+    for i in 0..20 {
+        let (id, frame) = if i % 2 == 0 {
+            conn.encode(&produce_request("p", 0, batch(&[b"v"], Compression::None), 1), 9)
+        } else {
+            conn.encode(&ApiVersionsRequest::default(), 3)
+        };
+        wire.extend_from_slice(&frame);
+        pending.push((i, id));
+    }
+    conn.send_raw(&wire).await;
+    for (i, id) in pending {
+        if i % 2 == 0 {
+            let resp = conn.read_response::<ProduceRequest>(9, id).await;
+            assert_eq!(resp.responses[0].partition_responses[0].base_offset, i / 2);
+        } else {
+            conn.read_response::<ApiVersionsRequest>(3, id).await;
+        }
+    }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn acks_zero_gets_no_response_but_is_written() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "fire", 1, &[]).await, 0);
+    let (_, frame) = conn.encode(&produce_request("fire", 0, batch(&[b"x"], Compression::None), 0), 9);
+    conn.send_raw(&frame).await;
+    // The next answer on the connection belongs to the next request.
+    let resp = conn.call(fetch_request("fire", 0, 0, 0, 0), 11).await;
+    assert_eq!(resp.responses[0].partitions[0].high_watermark, 1);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn long_poll_fetch_returns_as_soon_as_data_arrives() {
+    let broker = TestBroker::start().await;
+    let mut setup = broker.connect().await;
+    assert_eq!(create_topic(&mut setup, "wait", 1, &[]).await, 0);
+    let mut consumer = broker.connect().await;
+    let started = Instant::now();
+    let waiting = tokio::spawn(async move { consumer.call(fetch_request("wait", 0, 0, 20_000, 1), 11).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "fetch returned before any data");
+    setup.call(produce_request("wait", 0, batch(&[b"now"], Compression::None), 1), 9).await;
+    let resp = tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("woken by the append").unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(!resp.responses[0].partitions[0].records.as_ref().unwrap().is_empty());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn fetch_below_the_log_start_is_out_of_range() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "r", 1, &[]).await, 0);
+    conn.call(produce_request("r", 0, batch(&[b"x"], Compression::None), 1), 9).await;
+    let resp = conn.call(fetch_request("r", 0, 5, 0, 0), 11).await;
+    assert_eq!(resp.responses[0].partitions[0].error_code, ResponseError::OffsetOutOfRange.code());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn metadata_auto_creates_topics_with_stable_ids() {
+    let broker = TestBroker::start_with(Default::default(), |c| c.num_partitions = 3).await;
+    let mut conn = broker.connect().await;
+    let mut topic = MetadataRequestTopic::default();
+    topic.name = Some(topic_name("auto"));
+    let mut req = MetadataRequest::default();
+    req.topics = Some(vec![topic]);
+    req.allow_auto_topic_creation = true;
+    let first = conn.call(req.clone(), 12).await;
+    assert_eq!(first.topics[0].error_code, 0);
+    assert_eq!(first.topics[0].partitions.len(), 3);
+    assert_eq!(first.controller_id, BrokerId(1));
+    assert_eq!(first.brokers[0].port, i32::from(broker.addr.port()));
+    let second = conn.call(req, 12).await;
+    assert_eq!(first.topics[0].topic_id, second.topics[0].topic_id);
+    assert!(!first.topics[0].topic_id.is_nil());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn topic_creation_validates_names_configs_and_duplicates() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "ok", 1, &[("retention.ms", "60000")]).await, 0);
+    assert_eq!(create_topic(&mut conn, "ok", 1, &[]).await, ResponseError::TopicAlreadyExists.code());
+    assert_eq!(create_topic(&mut conn, "bad name", 1, &[]).await, ResponseError::InvalidTopicException.code());
+    assert_eq!(create_topic(&mut conn, "cfg", 1, &[("retention.ms", "soon")]).await, ResponseError::InvalidConfig.code());
+    assert_eq!(create_topic(&mut conn, "cfg", 1, &[("no.such.key", "1")]).await, ResponseError::InvalidConfig.code());
+    assert_eq!(create_topic(&mut conn, "zero", 0, &[]).await, ResponseError::InvalidPartitions.code());
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn topics_survive_a_restart_with_their_data() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "keep", 2, &[("retention.ms", "86400000")]).await, 0);
+    conn.call(produce_request("keep", 1, batch(&[b"a", b"b"], Compression::None), -1), 9).await;
+    drop(conn);
+    let broker = broker.restart().await;
+    let topic = broker.broker.topics().get("keep").expect("topic kept");
+    assert_eq!(topic.partitions.len(), 2);
+    assert_eq!(topic.partitions[1].log_end_offset(), 2);
+    assert_eq!(topic.overrides.get("retention.ms").map(String::as_str), Some("86400000"));
+    let mut conn = broker.connect().await;
+    let resp = conn.call(fetch_request("keep", 1, 0, 0, 0), 11).await;
+    assert_eq!(resp.responses[0].partitions[0].high_watermark, 2);
+    broker.stop().await;
+}
