@@ -113,6 +113,9 @@ async fn malformed_frames_close_the_connection_and_the_broker_keeps_serving() {
         vec![0xff, 0xff, 0xff, 0xf0],                             // negative length
         vec![0x7f, 0xff, 0xff, 0xff],                             // length over the limit
         vec![0, 0, 0, 16, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // Produce v3, bad arrays
+        // Metadata v0 announcing 2^31-1 topics in 15 bytes: must not reserve gigabytes.
+        vec![0, 0, 0, 15, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0xb6],
+        vec![0, 0, 0, 15, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0x03, 0x3c, 0x0c, 0x00, 0xb6],
     ];
     for bytes in garbage {
         let mut conn = broker.connect().await;

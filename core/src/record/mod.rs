@@ -3,4 +3,7 @@
 
 mod batch;
 
-pub use batch::{BatchHeader, BatchIter};
+pub use batch::{
+    increment_sequence, set_base_offset, set_create_time, set_log_append_time, set_partition_leader_epoch, BatchHeader,
+    BatchIter, TailKind, LOG_OVERHEAD, MIN_BATCH_LENGTH,
+};
