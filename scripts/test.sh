@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Run the whole klog test suite, stopping at the first failing stage:
+#   1. cargo test --workspace
+#   2. the Python interoperability suite (kcat, confluent-kafka, kafka-python)
+#   3. the Node interoperability suite (kafkajs)
+# The interop suites drive a release klog-server; set KLOG_SERVER_BIN to use a
+# prebuilt binary instead of target/release/klog-server.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${PYTHON:-python3}"
+PYTEST_TIMEOUT="${PYTEST_TIMEOUT:-120}"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+if [ -z "${KLOG_SERVER_BIN:-}" ]; then
+    # cargo's own freshness check: a no-op when the binary is up to date.
+    log "building klog-server (release)"
+    cargo build --release -p klog-server
+    KLOG_SERVER_BIN="$ROOT/target/release/klog-server"
+fi
+if [ ! -x "$KLOG_SERVER_BIN" ]; then
+    echo "KLOG_SERVER_BIN=$KLOG_SERVER_BIN is not an executable file" >&2
+    exit 1
+fi
+export KLOG_SERVER_BIN
+
+log "cargo test --workspace"
+cargo test --workspace
+
+log "Python interop tests (kcat, confluent-kafka, kafka-python)"
+"$PYTHON" -m pytest tests/interop -q -x --timeout "$PYTEST_TIMEOUT" -p no:cacheprovider
+
+log "Node interop tests (kafkajs)"
+if [ ! -d tests/interop/node/node_modules ]; then
+    (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+node --test --test-concurrency=1 tests/interop/node/
+
+log "all tests passed"
