@@ -20,8 +20,10 @@ const EARLIEST: i64 = -2;
 
 impl Broker {
     /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
-    pub(super) fn list_offsets(&self, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+    pub(super) fn list_offsets(&self, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
         let mut response = ListOffsetsResponse::default();
+        // Leader epochs are part of the response from v4 on.
+        let epoch = if version >= 4 { LEADER_EPOCH } else { -1 };
         for topic_req in req.topics {
             let mut topic_response = ListOffsetsTopicResponse::default();
             topic_response.name = topic_req.name.clone();
@@ -37,18 +39,18 @@ impl Broker {
                     Some(log) => match p.timestamp {
                         LATEST => {
                             part.offset = log.high_watermark();
-                            part.leader_epoch = LEADER_EPOCH;
+                            part.leader_epoch = epoch;
                         }
                         EARLIEST => {
                             part.offset = log.log_start_offset();
-                            part.leader_epoch = LEADER_EPOCH;
+                            part.leader_epoch = epoch;
                         }
                         ts if ts < 0 => part.error_code = ResponseError::InvalidRequest.code(),
                         ts => match log.offset_for_timestamp(ts) {
                             Ok(Some((offset, timestamp))) => {
                                 part.offset = offset;
                                 part.timestamp = timestamp;
-                                part.leader_epoch = LEADER_EPOCH;
+                                part.leader_epoch = epoch;
                             }
                             Ok(None) => {}
                             Err(e) => part.error_code = log_error_code(&e),
