@@ -378,3 +378,58 @@ async fn every_advertised_version_produces_an_encodable_response() {
     }
     broker.stop().await;
 }
+
+/// Frames `body` (encoded at `encode_version`) as `wire_version` after `edit`.
+fn legacy_frame(key: ApiKey, wire_version: i16, correlation_id: i32, body: BytesMut) -> BytesMut {
+    let mut header = RequestHeader::default();
+    header.request_api_key = key as i16;
+    header.request_api_version = wire_version;
+    header.correlation_id = correlation_id;
+    let mut payload = BytesMut::new();
+    kafka_protocol::protocol::Encodable::encode(&header, &mut payload, 1).unwrap();
+    payload.extend_from_slice(&body);
+    let mut frame = BytesMut::new();
+    frame.put_i32(payload.len() as i32);
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+#[tokio::test]
+async fn produce_v2_and_fetch_v2_are_served_for_older_librdkafka() {
+    use kafka_protocol::protocol::Encodable;
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "old", 1, &[]).await, 0);
+
+    let mut v3 = BytesMut::new();
+    produce_request("old", 0, batch(&[b"x", b"y"], Compression::Gzip), 1).encode(&mut v3, 3).unwrap();
+    let v2 = BytesMut::from(&v3[2..]); // v2 has no transactional id
+    conn.send_raw(&legacy_frame(ApiKey::Produce, 2, 77, v2)).await;
+    let resp = conn.read_response::<ProduceRequest>(3, 77).await; // v2 responses have v3's layout
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+
+    let mut v4 = BytesMut::new();
+    fetch_request("old", 0, 0, 0, 0).encode(&mut v4, 4).unwrap();
+    let mut v2 = BytesMut::from(&v4[..12]);
+    v2.extend_from_slice(&v4[17..]); // v2 has neither max_bytes nor isolation_level
+    conn.send_raw(&legacy_frame(ApiKey::Fetch, 2, 78, v2)).await;
+    let mut frame = conn.read_frame().await.expect("a fetch v2 response");
+    let header = ResponseHeader::decode(&mut frame, 0).unwrap();
+    assert_eq!(header.correlation_id, 78);
+    use bytes::Buf;
+    assert_eq!(frame.get_i32(), 0); // throttle
+    assert_eq!(frame.get_i32(), 1); // topics
+    let name_len = frame.get_i16() as usize;
+    assert_eq!(&frame[..name_len], b"old");
+    frame.advance(name_len);
+    assert_eq!(frame.get_i32(), 1); // partitions
+    assert_eq!(frame.get_i32(), 0); // partition
+    assert_eq!(frame.get_i16(), 0); // error
+    assert_eq!(frame.get_i64(), 2); // high watermark
+    let len = frame.get_i32() as usize;
+    let mut records = frame.split_to(len);
+    assert_eq!(frame.len(), 0);
+    let sets = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
+    assert_eq!(sets.iter().map(|s| s.records.len()).sum::<usize>(), 2);
+    broker.stop().await;
+}

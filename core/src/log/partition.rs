@@ -449,13 +449,15 @@ impl PartitionLog {
             if read.records.is_empty() {
                 break;
             }
-            let mut records = read.records.clone();
-            for (header, _) in BatchIter::new(&read.records.clone()) {
+            let mut position = 0usize;
+            for (header, bytes) in BatchIter::new(&read.records) {
                 offset = header.next_offset();
+                let start_of_batch = position;
+                position += bytes.len();
                 if header.max_timestamp < timestamp {
                     continue;
                 }
-                let mut one = records.slice(..header.total_size());
+                let mut one = read.records.slice(start_of_batch..position);
                 let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut one).map_err(|e| LogError::CorruptBatch(e.to_string()))?;
                 let found = batches
                     .iter()
@@ -465,7 +467,6 @@ impl PartitionLog {
                     let ts = if header.timestamp_type() == TimestampType::LogAppendTime { header.max_timestamp } else { r.timestamp };
                     return Ok(Some((r.offset, ts)));
                 }
-                records = records.slice(header.total_size()..);
             }
         }
         Ok(None)

@@ -148,8 +148,7 @@ async fn serve_connection(
                 DecodedRequest::UnsupportedApiVersions { correlation_id } => {
                     encode_unsupported_api_versions(correlation_id, &mut out)?;
                 }
-                DecodedRequest::Request { header, api_key, body } => {
-                    let version = header.request_api_version;
+                DecodedRequest::Request { header, api_key, version, body } => {
                     let no_response = matches!(&body, RequestKind::Produce(p) if p.acks == 0);
                     let context = RequestContext {
                         client_id: header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
@@ -159,7 +158,7 @@ async fn serve_connection(
                     if no_response {
                         continue;
                     }
-                    encode_response(header.correlation_id, api_key, version, &response, &mut out)?;
+                    encode_response(header.correlation_id, api_key, header.request_api_version, &response, &mut out)?;
                 }
             }
             if tx.send(out).await.is_err() {
