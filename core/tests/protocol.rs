@@ -433,3 +433,31 @@ async fn produce_v2_and_fetch_v2_are_served_for_older_librdkafka() {
     assert_eq!(sets.iter().map(|s| s.records.len()).sum::<usize>(), 2);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn produce_v0_and_v1_answer_in_their_own_layout() {
+    use bytes::Buf;
+    use kafka_protocol::protocol::Encodable;
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "v0", 1, &[]).await, 0);
+    for (version, correlation_id) in [(0i16, 90), (1, 91)] {
+        let mut v3 = BytesMut::new();
+        produce_request("v0", 0, batch(&[b"x"], Compression::Snappy), 1).encode(&mut v3, 3).unwrap();
+        conn.send_raw(&legacy_frame(ApiKey::Produce, version, correlation_id, BytesMut::from(&v3[2..]))).await;
+        let mut frame = conn.read_frame().await.expect("a produce response");
+        assert_eq!(frame.get_i32(), correlation_id);
+        assert_eq!(frame.get_i32(), 1); // topics
+        let name_len = frame.get_i16() as usize;
+        frame.advance(name_len);
+        assert_eq!(frame.get_i32(), 1); // partitions
+        assert_eq!(frame.get_i32(), 0); // partition
+        assert_eq!(frame.get_i16(), 0); // error
+        assert_eq!(frame.get_i64(), i64::from(version)); // base offset
+        if version == 1 {
+            assert_eq!(frame.get_i32(), 0); // throttle time
+        }
+        assert_eq!(frame.len(), 0);
+    }
+    broker.stop().await;
+}

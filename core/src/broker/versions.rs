@@ -7,8 +7,8 @@ use kafka_protocol::ResponseError;
 /// Every API the broker implements with the versions it handles. Advertised as is
 /// in ApiVersions: adding a row here is a promise that the handler supports it.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
-    // Produce v2 and Fetch v2-3 are translated in `net::legacy`.
-    (ApiKey::Produce, 2, 11),
+    // Produce v0-2 and Fetch v2-3 are translated in `net::legacy`.
+    (ApiKey::Produce, 0, 11),
     (ApiKey::Fetch, 2, 12),
     (ApiKey::ListOffsets, 1, 6),
     (ApiKey::Metadata, 0, 12),
@@ -68,7 +68,8 @@ mod tests {
         for &(key, min, max) in SUPPORTED {
             let codec = key.valid_versions();
             let legacy_min = match key {
-                ApiKey::Produce | ApiKey::Fetch => 2,
+                ApiKey::Produce => 0,
+                ApiKey::Fetch => 2,
                 _ => codec.min,
             };
             assert!(min <= max && min >= legacy_min && max <= codec.max, "{key:?} {min}..{max} vs {codec}");
