@@ -1,0 +1,322 @@
+//! Memory-mapped sparse indexes of a segment.
+//!
+//! - `.index`: 8-byte entries `relative offset u32 | file position u32` (big-endian).
+//!   An entry is added before a batch once more than `index.interval.bytes` were
+//!   written since the previous entry, so no entry ever has position 0.
+//! - `.timeindex`: 12-byte entries `timestamp i64 | relative offset u32`. Entry `(T, R)`
+//!   means every record with relative offset `< R` has a timestamp `<= T`. Entries
+//!   are added with the offset index entries when `T` grew, plus a final one when
+//!   the segment is sealed (so `T` of the last entry is the segment's max timestamp).
+//!
+//! Files are preallocated (zero-filled) while the segment is active and trimmed to
+//! their used size when it is sealed. Unused space is all zeros and every real entry
+//! is non-zero, so the used prefix of an untrimmed file is found by binary search.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::Path;
+
+use memmap2::MmapMut;
+
+/// A file of fixed-size entries, memory-mapped.
+pub(crate) struct MmapIndex {
+    file: File,
+    mmap: Option<MmapMut>,
+    entry_size: usize,
+    entries: usize,
+    max_entries: usize,
+}
+
+impl MmapIndex {
+    /// Opens or creates the file. When `prealloc_bytes` is given and the file is
+    /// shorter, it is extended (with zeros) to that size. Starts with no entries:
+    /// call one of the loaders.
+    pub(crate) fn open(path: &Path, entry_size: usize, prealloc_bytes: Option<usize>) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
+        let mut idx = MmapIndex { file, mmap: None, entry_size, entries: 0, max_entries: 0 };
+        let len = idx.file.metadata()?.len() as usize;
+        match prealloc_bytes {
+            Some(p) if p > len => {
+                idx.file.set_len((p - p % entry_size) as u64)?;
+            }
+            _ => {}
+        }
+        idx.remap()?;
+        Ok(idx)
+    }
+
+    fn remap(&mut self) -> io::Result<()> {
+        self.mmap = None;
+        let len = self.file.metadata()?.len() as usize;
+        let usable = len - len % self.entry_size;
+        self.max_entries = usable / self.entry_size;
+        if usable > 0 {
+            // SAFETY: the file is private to this process (a klog data dir) and only
+            // modified through this mapping or while it is unmapped.
+            let m = unsafe { memmap2::MmapOptions::new().len(usable).map_mut(&self.file)? };
+            self.mmap = Some(m);
+        }
+        self.entries = self.entries.min(self.max_entries);
+        Ok(())
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+    }
+
+    pub(crate) fn is_full(&self) -> bool {
+        self.entries >= self.max_entries
+    }
+
+    /// Room for entries, in entries (the mapped size).
+    pub(crate) fn capacity(&self) -> usize {
+        self.max_entries
+    }
+
+    pub(crate) fn entry(&self, i: usize) -> &[u8] {
+        match &self.mmap {
+            Some(m) if i < self.max_entries => &m[i * self.entry_size..(i + 1) * self.entry_size],
+            _ => &[],
+        }
+    }
+
+    /// Number of leading non-zero entries of the mapped file (binary search: real
+    /// entries are a non-zero prefix, unused space is zeros).
+    pub(crate) fn nonzero_prefix(&self) -> usize {
+        let (mut lo, mut hi) = (0usize, self.max_entries);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid).iter().any(|&b| b != 0) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    pub(crate) fn set_len_entries(&mut self, n: usize) {
+        self.entries = n.min(self.max_entries);
+    }
+
+    /// Appends one entry; false when there is no room.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
+        debug_assert_eq!(bytes.len(), self.entry_size);
+        if self.is_full() {
+            return false;
+        }
+        let at = self.entries * self.entry_size;
+        match &mut self.mmap {
+            Some(m) => {
+                m[at..at + self.entry_size].copy_from_slice(bytes);
+                self.entries += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Drops entries from `n` on, zeroing them so they are not found again.
+    pub(crate) fn truncate_entries(&mut self, n: usize) {
+        if n >= self.entries {
+            return;
+        }
+        let from = n * self.entry_size;
+        if let Some(m) = &mut self.mmap {
+            let to = self.max_entries * self.entry_size;
+            m[from..to].fill(0);
+        }
+        self.entries = n;
+    }
+
+    /// Writes dirty pages and the file size to disk.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush()?;
+        }
+        self.file.sync_all()
+    }
+
+    /// Shrinks the file to the used entries (segment sealed or log closed).
+    pub(crate) fn trim(&mut self) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush()?;
+        }
+        self.mmap = None;
+        let want = (self.entries * self.entry_size) as u64;
+        if self.file.metadata()?.len() != want {
+            self.file.set_len(want)?;
+        }
+        self.remap()
+    }
+
+    /// Grows the file again to `prealloc_bytes` so entries can be appended.
+    pub(crate) fn make_writable(&mut self, prealloc_bytes: usize) -> io::Result<()> {
+        let len = self.file.metadata()?.len() as usize;
+        let want = prealloc_bytes - prealloc_bytes % self.entry_size;
+        if want > len {
+            self.mmap = None;
+            self.file.set_len(want as u64)?;
+            self.remap()?;
+        }
+        Ok(())
+    }
+}
+
+/// Relative offset → position index.
+pub(crate) struct OffsetIndex(pub(crate) MmapIndex);
+
+impl OffsetIndex {
+    pub(crate) const ENTRY: usize = 8;
+
+    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(OffsetIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    }
+
+    pub(crate) fn get(&self, i: usize) -> (u32, u32) {
+        let e = self.0.entry(i);
+        if e.len() < Self::ENTRY {
+            return (0, 0);
+        }
+        (u32::from_be_bytes([e[0], e[1], e[2], e[3]]), u32::from_be_bytes([e[4], e[5], e[6], e[7]]))
+    }
+
+    pub(crate) fn push(&mut self, rel: u32, pos: u32) -> bool {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&rel.to_be_bytes());
+        b[4..].copy_from_slice(&pos.to_be_bytes());
+        self.0.push(&b)
+    }
+
+    pub(crate) fn last(&self) -> Option<(u32, u32)> {
+        self.0.len().checked_sub(1).map(|i| self.get(i))
+    }
+
+    /// Position of the largest entry with relative offset `<= rel`, or 0.
+    pub(crate) fn floor_position(&self, rel: u32) -> u64 {
+        let n = self.0.len();
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).0 <= rel {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match lo.checked_sub(1).map(|i| self.get(i)) {
+            Some((r, p)) if r <= rel => u64::from(p),
+            _ => 0,
+        }
+    }
+
+    /// Loads entries already in the file: the non-zero prefix, cut to entries with
+    /// relative offset `<= max_rel` and position `< max_pos`. Returns false if what
+    /// remains does not look like an index (non-increasing last entries).
+    pub(crate) fn load(&mut self, max_rel: u32, max_pos: u64) -> bool {
+        let n = self.0.nonzero_prefix();
+        self.0.set_len_entries(n);
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (r, p) = self.get(mid);
+            if r <= max_rel && u64::from(p) < max_pos {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.0.truncate_entries(lo);
+        if lo >= 2 {
+            let (r1, p1) = self.get(lo - 2);
+            let (r2, p2) = self.get(lo - 1);
+            if r2 <= r1 || p2 <= p1 {
+                return false;
+            }
+        }
+        if lo >= 1 && self.get(0).1 == 0 {
+            return false;
+        }
+        true
+    }
+}
+
+/// Max timestamp → relative offset index.
+pub(crate) struct TimeIndex(pub(crate) MmapIndex);
+
+impl TimeIndex {
+    pub(crate) const ENTRY: usize = 12;
+
+    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(TimeIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    }
+
+    pub(crate) fn get(&self, i: usize) -> (i64, u32) {
+        let e = self.0.entry(i);
+        if e.len() < Self::ENTRY {
+            return (-1, 0);
+        }
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&e[..8]);
+        (i64::from_be_bytes(t), u32::from_be_bytes([e[8], e[9], e[10], e[11]]))
+    }
+
+    pub(crate) fn push(&mut self, ts: i64, rel: u32) -> bool {
+        let mut b = [0u8; 12];
+        b[..8].copy_from_slice(&ts.to_be_bytes());
+        b[8..].copy_from_slice(&rel.to_be_bytes());
+        self.0.push(&b)
+    }
+
+    pub(crate) fn last(&self) -> Option<(i64, u32)> {
+        self.0.len().checked_sub(1).map(|i| self.get(i))
+    }
+
+    /// Full while appending: the last slot is kept for the entry written at sealing.
+    pub(crate) fn is_full_for_append(&self) -> bool {
+        self.0.len() + 1 >= self.0.capacity()
+    }
+
+    /// The relative offset of the largest entry whose timestamp is `< ts`: all records
+    /// before it are older than `ts`. 0 when none.
+    pub(crate) fn start_for(&self, ts: i64) -> u32 {
+        let n = self.0.len();
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).0 < ts {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match lo.checked_sub(1).map(|i| self.get(i)) {
+            Some((t, r)) if t < ts => r,
+            _ => 0,
+        }
+    }
+
+    /// Like [`OffsetIndex::load`]: the prefix of entries with relative offset `<= max_rel`.
+    pub(crate) fn load(&mut self, max_rel: u32) -> bool {
+        let n = self.0.nonzero_prefix();
+        self.0.set_len_entries(n);
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).1 <= max_rel {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.0.truncate_entries(lo);
+        if lo >= 2 {
+            let (t1, r1) = self.get(lo - 2);
+            let (t2, r2) = self.get(lo - 1);
+            if t2 <= t1 || r2 < r1 {
+                return false;
+            }
+        }
+        true
+    }
+}
