@@ -213,7 +213,8 @@ impl OffsetIndex {
     /// Loads entries already in the file: the non-zero prefix, cut to entries with
     /// relative offset `<= max_rel` and position `< max_pos`. Returns false if what
     /// remains does not look like an index (non-increasing last entries).
-    pub(crate) fn load(&mut self, max_rel: u32, max_pos: u64) -> bool {
+    /// With `strict`, dropping any entry also counts as implausible.
+    pub(crate) fn load(&mut self, max_rel: u32, max_pos: u64, strict: bool) -> bool {
         let n = self.0.nonzero_prefix();
         self.0.set_len_entries(n);
         let (mut lo, mut hi) = (0usize, n);
@@ -227,6 +228,9 @@ impl OffsetIndex {
             }
         }
         self.0.truncate_entries(lo);
+        if strict && lo != n {
+            return false;
+        }
         if lo >= 2 {
             let (r1, p1) = self.get(lo - 2);
             let (r2, p2) = self.get(lo - 1);
@@ -297,7 +301,7 @@ impl TimeIndex {
     }
 
     /// Like [`OffsetIndex::load`]: the prefix of entries with relative offset `<= max_rel`.
-    pub(crate) fn load(&mut self, max_rel: u32) -> bool {
+    pub(crate) fn load(&mut self, max_rel: u32, strict: bool) -> bool {
         let n = self.0.nonzero_prefix();
         self.0.set_len_entries(n);
         let (mut lo, mut hi) = (0usize, n);
@@ -310,6 +314,9 @@ impl TimeIndex {
             }
         }
         self.0.truncate_entries(lo);
+        if strict && lo != n {
+            return false;
+        }
         if lo >= 2 {
             let (t1, r1) = self.get(lo - 2);
             let (t2, r2) = self.get(lo - 1);

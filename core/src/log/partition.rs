@@ -201,7 +201,7 @@ impl PartitionLog {
                 let size = seg.size();
                 let mut idx = seg.idx.write();
                 let last_rel = seg.rel(nb - 1);
-                let ok = idx.offset.load(last_rel, size) && idx.time.load(last_rel);
+                let ok = idx.offset.load(last_rel, size, true) && idx.time.load(seg.rel(nb), true);
                 let max_ts = idx.time.last().map(|(t, _)| t);
                 // A non-empty segment always has a final time entry unless it has no timestamps at all.
                 if ok && (size == 0 || max_ts.is_some()) {
@@ -944,7 +944,7 @@ fn recover_segment(
     let mut trusted = false;
     if rp > seg.base {
         let max_rel = seg.rel(rp - 1);
-        if idx.offset.load(max_rel, size) && idx.time.load(max_rel) {
+        if idx.offset.load(max_rel, size, false) && idx.time.load(seg.rel(rp), false) {
             let last_t = idx.time.last();
             max_ts = last_t.map(|(t, _)| t).unwrap_or(-1);
             let from_rel = last_t.map(|(_, r)| r).unwrap_or(0).min(seg.rel(rp));
