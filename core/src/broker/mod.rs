@@ -113,6 +113,7 @@ impl Broker {
         let offsets_log = registry
             .logs()
             .create(OFFSETS_TOPIC, 0, offsets_log_config())
+            .map(topics::committed)
             .map_err(topics::storage_error)?;
         let lookup = registry.clone();
         let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {

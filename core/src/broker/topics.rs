@@ -98,7 +98,7 @@ impl TopicRegistry {
         for record in records {
             let config = config_for(&record.name);
             let partitions = (0..record.partitions)
-                .map(|p| logs.create(&record.name, p, config.clone()))
+                .map(|p| logs.create(&record.name, p, config.clone()).map(committed))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(storage_error)?;
             let topic = Topic { name: record.name, id: record.id, overrides: record.configs, config, partitions };
@@ -231,6 +231,12 @@ impl TopicRegistry {
         *self.topics.write() = next;
         Ok(())
     }
+}
+
+/// Marks everything in a reopened log as committed: a single node is the whole ISR.
+pub fn committed(log: Arc<PartitionLog>) -> Arc<PartitionLog> {
+    log.advance_high_watermark(log.log_end_offset());
+    log
 }
 
 /// Error for a topic that does not exist.
