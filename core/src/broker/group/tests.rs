@@ -695,6 +695,38 @@ async fn shutdown_answers_waiters_and_later_requests() {
 }
 
 #[tokio::test]
+async fn idle_empty_groups_are_removed() {
+    let journal = MemJournal::default();
+    let c = GroupCoordinator::open_journal(
+        Box::new(journal.clone()),
+        exists(),
+        GroupConfig { empty_group_retention_ms: 50, ..config(0) },
+    )
+    .unwrap();
+    // A MEMBER_ID_REQUIRED handshake that is never completed.
+    let mut j = Join::new("abandoned", "");
+    j.session_ms = 30;
+    assert_eq!(join(&c, &j, 5).await.error_code, E::MemberIdRequired.code());
+    // A group whose only member left: it has a generation (metadata in the log).
+    let r = join(&c, &Join::new("left", ""), 3).await;
+    assert_eq!(leave(&c, "left", &r.member_id), 0);
+    // A group with offsets is kept.
+    assert_eq!(commit(&c, "kept", -1, "", &[("t", 0, 1)]), vec![0]);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while c.group_state("abandoned").is_some() || c.group_state("left").is_some() {
+        assert!(Instant::now() < deadline, "idle groups were not removed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.group_state("kept"), Some(GroupState::Empty));
+    c.shutdown();
+    drop(c);
+    let c = open(&journal, 0);
+    assert_eq!(c.group_state("left"), None, "the tombstone is replayed");
+    assert_eq!(c.group_state("kept"), Some(GroupState::Empty));
+    c.shutdown();
+}
+
+#[tokio::test]
 async fn timer_task_does_not_keep_coordinator_alive() {
     let c = open(&MemJournal::default(), 0);
     let weak = Arc::downgrade(&c);
