@@ -185,31 +185,37 @@ impl GroupCoordinator {
 
     /// OffsetCommit.
     pub fn offset_commit(self: &Arc<Self>, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+        self.ensure_timer();
         self.do_offset_commit(req, version)
     }
 
     /// OffsetFetch (single group before v8, multiple groups from v8).
     pub fn offset_fetch(self: &Arc<Self>, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+        self.ensure_timer();
         self.do_offset_fetch(req, version)
     }
 
     /// ListGroups.
     pub fn list_groups(self: &Arc<Self>, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+        self.ensure_timer();
         self.do_list_groups(req, version)
     }
 
     /// DescribeGroups.
     pub fn describe_groups(self: &Arc<Self>, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+        self.ensure_timer();
         self.do_describe_groups(req, version)
     }
 
     /// DeleteGroups (only empty groups).
     pub fn delete_groups(self: &Arc<Self>, req: DeleteGroupsRequest, version: i16) -> DeleteGroupsResponse {
+        self.ensure_timer();
         self.do_delete_groups(req, version)
     }
 
     /// OffsetDelete.
     pub fn offset_delete(self: &Arc<Self>, req: OffsetDeleteRequest, version: i16) -> OffsetDeleteResponse {
+        self.ensure_timer();
         self.do_offset_delete(req, version)
     }
 

@@ -429,6 +429,30 @@ async fn rebalance_timeout_drops_members_that_do_not_rejoin() {
 }
 
 #[tokio::test]
+async fn leader_lost_during_sync_sends_followers_back_to_join() {
+    let c = open(&MemJournal::default(), 100);
+    let mut ja = Join::new("g", "");
+    ja.session_ms = 150;
+    let mut jb = Join::new("g", "");
+    jb.session_ms = 150;
+    let (a, b) = tokio::join!(join(&c, &ja, 3), join(&c, &jb, 3));
+    let (leader, follower) = if a.leader == a.member_id { (a, b) } else { (b, a) };
+    let f = follower.member_id.to_string();
+    // The follower waits in SyncGroup; the leader never syncs nor heartbeats.
+    let started = Instant::now();
+    let sy = sync(&c, "g", follower.generation_id, &f, &[]).await;
+    assert_eq!(sy.error_code, E::RebalanceInProgress.code());
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    let mut jf = Join::new("g", &f);
+    jf.session_ms = 150;
+    let r = join(&c, &jf, 3).await;
+    assert_eq!(r.error_code, 0);
+    assert_eq!(r.leader.as_str(), f, "the follower becomes the leader");
+    assert_eq!(r.generation_id, leader.generation_id + 1);
+    c.shutdown();
+}
+
+#[tokio::test]
 async fn static_member_rejoin_keeps_generation() {
     let c = open(&MemJournal::default(), 0);
     let mut ja = Join::new("g", "");
@@ -733,6 +757,50 @@ async fn timer_task_does_not_keep_coordinator_alive() {
     drop(c);
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert!(weak.upgrade().is_none());
+}
+
+#[tokio::test]
+async fn odd_inputs_are_answered_not_panicked() {
+    let c = open(&MemJournal::default(), 0);
+    let mut j = Join::new("g", "");
+    j.session_ms = i32::MAX;
+    assert_eq!(join(&c, &j, 5).await.error_code, E::InvalidSessionTimeout.code());
+    j.session_ms = -5;
+    assert_eq!(join(&c, &j, 5).await.error_code, E::InvalidSessionTimeout.code());
+    let mut j = Join::new("g", "");
+    j.rebalance_ms = i32::MAX;
+    let r = join(&c, &j, 3).await;
+    assert_eq!(r.error_code, 0);
+    let id = r.member_id.to_string();
+    // Assignments for unknown or duplicate members are ignored.
+    let sy = sync(&c, "g", r.generation_id, &id, &[("ghost", b"x"), (&id, b"1"), (&id, b"2")]).await;
+    assert_eq!(sy.error_code, 0);
+    assert_eq!(heartbeat(&c, "", 0, "", None), E::UnknownMemberId.code());
+    let mut lr = LeaveGroupRequest::default();
+    lr.group_id = s("g").into();
+    assert_eq!(c.leave_group(lr.clone(), 3).error_code, 0);
+    let mut m = MemberIdentity::default();
+    m.group_instance_id = Some(s("nobody"));
+    lr.members.push(m);
+    assert_eq!(c.leave_group(lr, 4).members[0].error_code, E::UnknownMemberId.code());
+    assert_eq!(commit(&c, "g", r.generation_id, &id, &[("t", -1, 5), ("t", 0, -7)]), vec![3, 0]);
+    let mut long = OffsetCommitRequest::default();
+    long.group_id = s("g").into();
+    long.generation_id_or_member_epoch = r.generation_id;
+    long.member_id = s(&id);
+    let mut p = OffsetCommitRequestPartition::default();
+    p.committed_metadata = Some(StrBytes::from_string("m".repeat(5000)));
+    let mut t = OffsetCommitRequestTopic::default();
+    t.name = s("t").into();
+    t.partitions.push(p);
+    long.topics.push(t);
+    assert_eq!(c.offset_commit(long, 8).topics[0].partitions[0].error_code, E::OffsetMetadataTooLarge.code());
+    assert!(c.offset_fetch(OffsetFetchRequest::default(), 8).groups.is_empty());
+    assert!(c.describe_groups(DescribeGroupsRequest::default(), 5).groups.is_empty());
+    let mut od = OffsetDeleteRequest::default();
+    od.group_id = s("g").into();
+    assert_eq!(c.offset_delete(od, 0).error_code, 0);
+    c.shutdown();
 }
 
 /// Every response must encode at every version the request type supports.
