@@ -377,7 +377,8 @@ pub(super) fn replay(journal: &dyn OffsetJournal) -> Result<HashMap<String, Grou
     let mut groups: HashMap<String, Group> = HashMap::new();
     let mut metadata: HashMap<String, GroupValue> = HashMap::new();
     let now_wall = now_ms();
-    for batch in journal.replay()? {
+    let batches = journal.replay()?.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
+    for batch in batches {
         for (key, value) in codec::decode_batch(&batch) {
             match codec::decode_key(&key) {
                 Some(LogKey::Offset { group, topic, partition }) => match value {
