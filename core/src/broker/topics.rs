@@ -94,6 +94,21 @@ impl TopicRegistry {
         let fallback = defaults.clone();
         let config_for = |topic: &str| configs.get(topic).cloned().unwrap_or_else(|| fallback.clone());
         let logs = LogManager::open(data_dir, &config_for).map_err(storage_error)?;
+        // Partition logs without a registry entry belong to a topic whose creation or
+        // deletion was cut short by a crash: they must not resurface in a new topic.
+        let registered: std::collections::HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        let mut orphans: Vec<String> = logs
+            .partitions()
+            .into_iter()
+            .map(|((topic, _), _)| topic)
+            .filter(|t| !registered.contains(t.as_str()) && !t.starts_with("__"))
+            .collect();
+        orphans.sort();
+        orphans.dedup();
+        for topic in orphans {
+            tracing::warn!(topic = %topic, "deleting partition logs of an unregistered topic");
+            logs.delete_topic(&topic).map_err(storage_error)?;
+        }
         let mut topics = BTreeMap::new();
         for record in records {
             let config = config_for(&record.name);
