@@ -18,6 +18,19 @@ const LATEST: i64 = -1;
 /// ListOffsets timestamp asking for the first kept offset.
 const EARLIEST: i64 = -2;
 
+/// The error for a client's view of the leader epoch (-1: not given).
+fn leader_epoch_error(current: i32) -> i16 {
+    use std::cmp::Ordering;
+    if current < 0 {
+        return 0;
+    }
+    match current.cmp(&LEADER_EPOCH) {
+        Ordering::Greater => ResponseError::UnknownLeaderEpoch.code(),
+        Ordering::Less => ResponseError::FencedLeaderEpoch.code(),
+        Ordering::Equal => 0,
+    }
+}
+
 impl Broker {
     /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
     pub(super) fn list_offsets(&self, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
@@ -78,11 +91,8 @@ impl Broker {
                 part.end_offset = -1;
                 match topic.as_ref().and_then(|t| t.partition(p.partition)) {
                     None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
-                    Some(_) if p.current_leader_epoch > LEADER_EPOCH => {
-                        part.error_code = ResponseError::UnknownLeaderEpoch.code();
-                    }
-                    Some(_) if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH => {
-                        part.error_code = ResponseError::FencedLeaderEpoch.code();
+                    Some(_) if leader_epoch_error(p.current_leader_epoch) != 0 => {
+                        part.error_code = leader_epoch_error(p.current_leader_epoch);
                     }
                     Some(log) => {
                         if let Some((epoch, end)) = log.end_offset_for_epoch(p.leader_epoch) {

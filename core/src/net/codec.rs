@@ -33,6 +33,7 @@ pub enum CodecError {
 
 /// A decoded request frame.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // the small variant is rare; boxing would cost every request
 pub enum DecodedRequest {
     /// A request the broker implements.
     Request {
