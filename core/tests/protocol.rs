@@ -149,10 +149,11 @@ async fn produce_then_fetch_returns_the_batches_with_assigned_offsets() {
     let mut records = part.records.clone().unwrap();
     let batches = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
     let offsets: Vec<i64> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.offset)).collect();
-    // The batch holding offset 4 comes whole, then every later one.
-    assert_eq!(offsets, (3..15).collect::<Vec<_>>());
+    // The encoder writes one batch per record here: the batch holding offset 4, then every later one.
+    assert_eq!(offsets, (4..15).collect::<Vec<_>>());
     let values: Vec<Bytes> = batches.iter().flat_map(|b| b.records.iter().map(|r| r.value.clone().unwrap())).collect();
-    assert_eq!(values[1], Bytes::from_static(b"bb"));
+    assert_eq!(values[0], Bytes::from_static(b"bb"));
+    assert_eq!(values[1], Bytes::from_static(b"ccc"));
     broker.stop().await;
 }
 
@@ -297,5 +298,183 @@ async fn topics_survive_a_restart_with_their_data() {
     let mut conn = broker.connect().await;
     let resp = conn.call(fetch_request("keep", 1, 0, 0, 0), 11).await;
     assert_eq!(resp.responses[0].partitions[0].high_watermark, 2);
+    broker.stop().await;
+}
+
+/// A request of `key` naming topic "t" partition 0 wherever the API takes topics.
+fn sample_request(key: ApiKey) -> RequestKind {
+    use kafka_protocol::messages::*;
+    let t = || topic_name("t");
+    match key {
+        ApiKey::Produce => RequestKind::Produce(produce_request("t", 0, batch(&[b"x"], Compression::None), 1)),
+        ApiKey::Fetch => RequestKind::Fetch(fetch_request("t", 0, 0, 0, 0)),
+        ApiKey::ListOffsets => {
+            let mut p = list_offsets_request::ListOffsetsPartition::default();
+            p.timestamp = -1;
+            let mut topic = list_offsets_request::ListOffsetsTopic::default();
+            topic.name = t();
+            topic.partitions = vec![p];
+            RequestKind::ListOffsets(ListOffsetsRequest::default().with_topics(vec![topic]))
+        }
+        ApiKey::Metadata => RequestKind::Metadata(MetadataRequest::default()),
+        ApiKey::OffsetCommit => RequestKind::OffsetCommit(OffsetCommitRequest::default()),
+        ApiKey::OffsetFetch => RequestKind::OffsetFetch(OffsetFetchRequest::default()),
+        ApiKey::FindCoordinator => RequestKind::FindCoordinator(
+            FindCoordinatorRequest::default().with_coordinator_keys(vec![StrBytes::from_static_str("g")]),
+        ),
+        ApiKey::JoinGroup => RequestKind::JoinGroup(JoinGroupRequest::default()),
+        ApiKey::Heartbeat => RequestKind::Heartbeat(HeartbeatRequest::default()),
+        ApiKey::LeaveGroup => RequestKind::LeaveGroup(LeaveGroupRequest::default()),
+        ApiKey::SyncGroup => RequestKind::SyncGroup(SyncGroupRequest::default()),
+        ApiKey::DescribeGroups => RequestKind::DescribeGroups(DescribeGroupsRequest::default()),
+        ApiKey::ListGroups => RequestKind::ListGroups(ListGroupsRequest::default()),
+        ApiKey::ApiVersions => RequestKind::ApiVersions(ApiVersionsRequest::default()),
+        ApiKey::CreateTopics => {
+            let mut topic = create_topics_request::CreatableTopic::default();
+            topic.name = topic_name("new");
+            topic.num_partitions = 1;
+            topic.replication_factor = 1;
+            RequestKind::CreateTopics(CreateTopicsRequest::default().with_topics(vec![topic]).with_validate_only(true))
+        }
+        ApiKey::DeleteTopics => RequestKind::DeleteTopics(DeleteTopicsRequest::default()),
+        ApiKey::DeleteRecords => RequestKind::DeleteRecords(DeleteRecordsRequest::default()),
+        ApiKey::InitProducerId => RequestKind::InitProducerId(InitProducerIdRequest::default()),
+        ApiKey::OffsetForLeaderEpoch => {
+            let mut p = offset_for_leader_epoch_request::OffsetForLeaderPartition::default();
+            p.current_leader_epoch = -1;
+            let mut topic = offset_for_leader_epoch_request::OffsetForLeaderTopic::default();
+            topic.topic = t();
+            topic.partitions = vec![p];
+            RequestKind::OffsetForLeaderEpoch(OffsetForLeaderEpochRequest::default().with_topics(vec![topic]))
+        }
+        ApiKey::DescribeConfigs => {
+            let mut r = describe_configs_request::DescribeConfigsResource::default();
+            r.resource_type = 2;
+            r.resource_name = StrBytes::from_static_str("t");
+            RequestKind::DescribeConfigs(DescribeConfigsRequest::default().with_resources(vec![r]))
+        }
+        ApiKey::AlterConfigs => RequestKind::AlterConfigs(AlterConfigsRequest::default()),
+        ApiKey::CreatePartitions => RequestKind::CreatePartitions(CreatePartitionsRequest::default()),
+        ApiKey::DeleteGroups => RequestKind::DeleteGroups(DeleteGroupsRequest::default()),
+        ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
+        ApiKey::OffsetDelete => RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
+        ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
+        other => panic!("no sample request for {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn every_advertised_version_produces_an_encodable_response() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "t", 1, &[]).await, 0);
+    for &(key, min, max) in klog::broker::versions::SUPPORTED {
+        for version in min..=max {
+            let response = broker.broker.handle(&Default::default(), version, sample_request(key)).await;
+            let mut out = BytesMut::new();
+            klog::net::encode_response(1, key, version, &response, &mut out)
+                .unwrap_or_else(|e| panic!("{key:?} v{version}: {e}"));
+        }
+    }
+    broker.stop().await;
+}
+
+/// Frames `body` (encoded at `encode_version`) as `wire_version` after `edit`.
+fn legacy_frame(key: ApiKey, wire_version: i16, correlation_id: i32, body: BytesMut) -> BytesMut {
+    let mut header = RequestHeader::default();
+    header.request_api_key = key as i16;
+    header.request_api_version = wire_version;
+    header.correlation_id = correlation_id;
+    let mut payload = BytesMut::new();
+    kafka_protocol::protocol::Encodable::encode(&header, &mut payload, 1).unwrap();
+    payload.extend_from_slice(&body);
+    let mut frame = BytesMut::new();
+    frame.put_i32(payload.len() as i32);
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+#[tokio::test]
+async fn produce_v2_and_fetch_v2_are_served_for_older_librdkafka() {
+    use kafka_protocol::protocol::Encodable;
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "old", 1, &[]).await, 0);
+
+    let mut v3 = BytesMut::new();
+    produce_request("old", 0, batch(&[b"x", b"y"], Compression::Gzip), 1).encode(&mut v3, 3).unwrap();
+    let v2 = BytesMut::from(&v3[2..]); // v2 has no transactional id
+    conn.send_raw(&legacy_frame(ApiKey::Produce, 2, 77, v2)).await;
+    let resp = conn.read_response::<ProduceRequest>(3, 77).await; // v2 responses have v3's layout
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+
+    let mut v4 = BytesMut::new();
+    fetch_request("old", 0, 0, 0, 0).encode(&mut v4, 4).unwrap();
+    let mut v2 = BytesMut::from(&v4[..12]);
+    v2.extend_from_slice(&v4[17..]); // v2 has neither max_bytes nor isolation_level
+    conn.send_raw(&legacy_frame(ApiKey::Fetch, 2, 78, v2)).await;
+    let mut frame = conn.read_frame().await.expect("a fetch v2 response");
+    let header = ResponseHeader::decode(&mut frame, 0).unwrap();
+    assert_eq!(header.correlation_id, 78);
+    use bytes::Buf;
+    assert_eq!(frame.get_i32(), 0); // throttle
+    assert_eq!(frame.get_i32(), 1); // topics
+    let name_len = frame.get_i16() as usize;
+    assert_eq!(&frame[..name_len], b"old");
+    frame.advance(name_len);
+    assert_eq!(frame.get_i32(), 1); // partitions
+    assert_eq!(frame.get_i32(), 0); // partition
+    assert_eq!(frame.get_i16(), 0); // error
+    assert_eq!(frame.get_i64(), 2); // high watermark
+    let len = frame.get_i32() as usize;
+    let mut records = frame.split_to(len);
+    assert_eq!(frame.len(), 0);
+    let sets = kafka_protocol::records::RecordBatchDecoder::decode_all(&mut records).unwrap();
+    assert_eq!(sets.iter().map(|s| s.records.len()).sum::<usize>(), 2);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn produce_v0_and_v1_answer_in_their_own_layout() {
+    use bytes::Buf;
+    use kafka_protocol::protocol::Encodable;
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "v0", 1, &[]).await, 0);
+    for (version, correlation_id) in [(0i16, 90), (1, 91)] {
+        let mut v3 = BytesMut::new();
+        produce_request("v0", 0, batch(&[b"x"], Compression::Snappy), 1).encode(&mut v3, 3).unwrap();
+        conn.send_raw(&legacy_frame(ApiKey::Produce, version, correlation_id, BytesMut::from(&v3[2..]))).await;
+        let mut frame = conn.read_frame().await.expect("a produce response");
+        assert_eq!(frame.get_i32(), correlation_id);
+        assert_eq!(frame.get_i32(), 1); // topics
+        let name_len = frame.get_i16() as usize;
+        frame.advance(name_len);
+        assert_eq!(frame.get_i32(), 1); // partitions
+        assert_eq!(frame.get_i32(), 0); // partition
+        assert_eq!(frame.get_i16(), 0); // error
+        assert_eq!(frame.get_i64(), i64::from(version)); // base offset
+        if version == 1 {
+            assert_eq!(frame.get_i32(), 0); // throttle time
+        }
+        assert_eq!(frame.len(), 0);
+    }
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn partition_logs_of_an_unregistered_topic_do_not_resurface() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "ghost", 1, &[]).await, 0);
+    conn.call(produce_request("ghost", 0, batch(&[b"stale"], Compression::None), 1), 9).await;
+    drop(conn);
+    let dir = broker.dir.path().to_path_buf();
+    // As if the broker died after creating the logs but before recording the topic.
+    let broker = broker.restart_after(|| std::fs::write(dir.join("meta").join("topics.json"), "[]").unwrap()).await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "ghost", 1, &[]).await, 0);
+    let resp = conn.call(fetch_request("ghost", 0, 0, 0, 0), 11).await;
+    assert_eq!(resp.responses[0].partitions[0].high_watermark, 0, "stale data came back");
     broker.stop().await;
 }

@@ -80,6 +80,15 @@ impl BrokerConfig {
     }
 }
 
+/// Who sent a request: what the group coordinator records for DescribeGroups.
+#[derive(Debug, Clone, Default)]
+pub struct RequestContext {
+    /// The client id from the request header.
+    pub client_id: String,
+    /// The client's address (`/ip` like Kafka), or empty in process.
+    pub client_host: String,
+}
+
 /// A single-node broker over a data directory.
 pub struct Broker {
     config: BrokerConfig,
@@ -103,7 +112,8 @@ impl Broker {
         let registry = Arc::new(TopicRegistry::open(&config.data_dir, config.log.clone())?);
         let offsets_log = registry
             .logs()
-            .create(OFFSETS_TOPIC, 0, LogConfig::default())
+            .create(OFFSETS_TOPIC, 0, offsets_log_config())
+            .map(topics::committed)
             .map_err(topics::storage_error)?;
         let lookup = registry.clone();
         let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {
@@ -142,7 +152,7 @@ impl Broker {
 
     /// Handles one request of `version` and returns its response. Never panics on client
     /// input; per-request problems become Kafka error codes in the response.
-    pub async fn handle(&self, version: i16, request: RequestKind) -> ResponseKind {
+    pub async fn handle(&self, context: &RequestContext, version: i16, request: RequestKind) -> ResponseKind {
         use RequestKind as Rq;
         use ResponseKind as Rs;
         match request {
@@ -162,7 +172,9 @@ impl Broker {
             Rq::DescribeCluster(r) => Rs::DescribeCluster(self.describe_cluster(r)),
             Rq::FindCoordinator(r) => Rs::FindCoordinator(self.find_coordinator(r, version)),
             Rq::InitProducerId(r) => Rs::InitProducerId(self.init_producer_id(r)),
-            Rq::JoinGroup(r) => Rs::JoinGroup(self.groups.join_group(r, version).await),
+            Rq::JoinGroup(r) => Rs::JoinGroup(
+                self.groups.join_group_from(r, version, &context.client_id, &context.client_host).await,
+            ),
             Rq::SyncGroup(r) => Rs::SyncGroup(self.groups.sync_group(r, version).await),
             Rq::Heartbeat(r) => Rs::Heartbeat(self.groups.heartbeat(r, version)),
             Rq::LeaveGroup(r) => Rs::LeaveGroup(self.groups.leave_group(r, version)),
@@ -190,6 +202,11 @@ impl Broker {
     fn notify_data_arrived(&self) {
         self.data_arrived.notify_waiters();
     }
+}
+
+/// Committed offsets are kept until their group deletes them: no time or size retention.
+fn offsets_log_config() -> LogConfig {
+    LogConfig { retention_ms: -1, retention_bytes: -1, segment_bytes: 100 * 1024 * 1024, ..LogConfig::default() }
 }
 
 /// The API key of a decoded request.

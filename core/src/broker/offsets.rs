@@ -18,10 +18,25 @@ const LATEST: i64 = -1;
 /// ListOffsets timestamp asking for the first kept offset.
 const EARLIEST: i64 = -2;
 
+/// The error for a client's view of the leader epoch (-1: not given).
+fn leader_epoch_error(current: i32) -> i16 {
+    use std::cmp::Ordering;
+    if current < 0 {
+        return 0;
+    }
+    match current.cmp(&LEADER_EPOCH) {
+        Ordering::Greater => ResponseError::UnknownLeaderEpoch.code(),
+        Ordering::Less => ResponseError::FencedLeaderEpoch.code(),
+        Ordering::Equal => 0,
+    }
+}
+
 impl Broker {
     /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
-    pub(super) fn list_offsets(&self, req: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+    pub(super) fn list_offsets(&self, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
         let mut response = ListOffsetsResponse::default();
+        // Leader epochs are part of the response from v4 on.
+        let epoch = if version >= 4 { LEADER_EPOCH } else { -1 };
         for topic_req in req.topics {
             let mut topic_response = ListOffsetsTopicResponse::default();
             topic_response.name = topic_req.name.clone();
@@ -37,18 +52,18 @@ impl Broker {
                     Some(log) => match p.timestamp {
                         LATEST => {
                             part.offset = log.high_watermark();
-                            part.leader_epoch = LEADER_EPOCH;
+                            part.leader_epoch = epoch;
                         }
                         EARLIEST => {
                             part.offset = log.log_start_offset();
-                            part.leader_epoch = LEADER_EPOCH;
+                            part.leader_epoch = epoch;
                         }
                         ts if ts < 0 => part.error_code = ResponseError::InvalidRequest.code(),
                         ts => match log.offset_for_timestamp(ts) {
                             Ok(Some((offset, timestamp))) => {
                                 part.offset = offset;
                                 part.timestamp = timestamp;
-                                part.leader_epoch = LEADER_EPOCH;
+                                part.leader_epoch = epoch;
                             }
                             Ok(None) => {}
                             Err(e) => part.error_code = log_error_code(&e),
@@ -76,11 +91,8 @@ impl Broker {
                 part.end_offset = -1;
                 match topic.as_ref().and_then(|t| t.partition(p.partition)) {
                     None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
-                    Some(_) if p.current_leader_epoch > LEADER_EPOCH => {
-                        part.error_code = ResponseError::UnknownLeaderEpoch.code();
-                    }
-                    Some(_) if p.current_leader_epoch >= 0 && p.current_leader_epoch < LEADER_EPOCH => {
-                        part.error_code = ResponseError::FencedLeaderEpoch.code();
+                    Some(_) if leader_epoch_error(p.current_leader_epoch) != 0 => {
+                        part.error_code = leader_epoch_error(p.current_leader_epoch);
                     }
                     Some(log) => {
                         if let Some((epoch, end)) = log.end_offset_for_epoch(p.leader_epoch) {

@@ -17,7 +17,7 @@ impl Broker {
     /// Appends every partition's batches. With `acks=0` the caller sends no response.
     pub(super) async fn produce(&self, req: ProduceRequest, _version: i16) -> ProduceResponse {
         let mut response = ProduceResponse::default();
-        let invalid_acks = !matches!(req.acks, -1 | 0 | 1);
+        let invalid_acks = !(-1..=1).contains(&req.acks);
         let transactional = req.transactional_id.is_some();
         let mut appended = false;
         for topic_data in req.topic_data {

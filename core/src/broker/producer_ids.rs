@@ -83,12 +83,10 @@ impl Broker {
             return response;
         }
         // An existing producer asking for an epoch bump (KIP-360) keeps its id.
-        if req.producer_id.0 >= 0 && req.producer_epoch >= 0 {
-            if req.producer_epoch < i16::MAX - 1 {
-                response.producer_id = req.producer_id;
-                response.producer_epoch = req.producer_epoch + 1;
-                return response;
-            }
+        if req.producer_id.0 >= 0 && (0..i16::MAX - 1).contains(&req.producer_epoch) {
+            response.producer_id = req.producer_id;
+            response.producer_epoch = req.producer_epoch + 1;
+            return response;
         }
         match self.producer_ids.next_id() {
             Ok(id) => {

@@ -94,11 +94,26 @@ impl TopicRegistry {
         let fallback = defaults.clone();
         let config_for = |topic: &str| configs.get(topic).cloned().unwrap_or_else(|| fallback.clone());
         let logs = LogManager::open(data_dir, &config_for).map_err(storage_error)?;
+        // Partition logs without a registry entry belong to a topic whose creation or
+        // deletion was cut short by a crash: they must not resurface in a new topic.
+        let registered: std::collections::HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        let mut orphans: Vec<String> = logs
+            .partitions()
+            .into_iter()
+            .map(|((topic, _), _)| topic)
+            .filter(|t| !registered.contains(t.as_str()) && !t.starts_with("__"))
+            .collect();
+        orphans.sort();
+        orphans.dedup();
+        for topic in orphans {
+            tracing::warn!(topic = %topic, "deleting partition logs of an unregistered topic");
+            logs.delete_topic(&topic).map_err(storage_error)?;
+        }
         let mut topics = BTreeMap::new();
         for record in records {
             let config = config_for(&record.name);
             let partitions = (0..record.partitions)
-                .map(|p| logs.create(&record.name, p, config.clone()))
+                .map(|p| logs.create(&record.name, p, config.clone()).map(committed))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(storage_error)?;
             let topic = Topic { name: record.name, id: record.id, overrides: record.configs, config, partitions };
@@ -231,6 +246,12 @@ impl TopicRegistry {
         *self.topics.write() = next;
         Ok(())
     }
+}
+
+/// Marks everything in a reopened log as committed: a single node is the whole ISR.
+pub fn committed(log: Arc<PartitionLog>) -> Arc<PartitionLog> {
+    log.advance_high_watermark(log.log_end_offset());
+    log
 }
 
 /// Error for a topic that does not exist.

@@ -1,248 +1,329 @@
-//! Sparse, memory-mapped segment indexes: `.index` (relative offset u32 → file
-//! position u32) and `.timeindex` (max timestamp i64 → relative offset u32).
+//! Memory-mapped sparse indexes of a segment.
 //!
-//! Files are preallocated to `segment.index.bytes` while a segment is active and
-//! trimmed to their entries when it rolls or the log closes, so the number of
-//! entries of a closed index is its file size divided by the entry size.
+//! - `.index`: 8-byte entries `relative offset u32 | file position u32` (big-endian).
+//!   An entry is added before a batch once more than `index.interval.bytes` were
+//!   written since the previous entry, so no entry ever has position 0.
+//! - `.timeindex`: 12-byte entries `timestamp i64 | relative offset u32`. Entry `(T, R)`
+//!   means every record with relative offset `< R` has a timestamp `<= T`. Entries
+//!   are added with the offset index entries when `T` grew, plus a final one when
+//!   the segment is sealed (so `T` of the last entry is the segment's max timestamp).
+//!
+//! Files are preallocated (zero-filled) while the segment is active and trimmed to
+//! their used size when it is sealed. Unused space is all zeros and every real entry
+//! is non-zero, so the used prefix of an untrimmed file is found by binary search.
 
 use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use memmap2::MmapMut;
 
-/// A fixed-width, append-only, memory-mapped array of entries.
-struct MappedEntries<const W: usize> {
-    path: PathBuf,
+/// A file of fixed-size entries, memory-mapped.
+pub(crate) struct MmapIndex {
     file: File,
-    map: Option<MmapMut>,
+    mmap: Option<MmapMut>,
+    entry_size: usize,
     entries: usize,
-    capacity: usize,
+    max_entries: usize,
 }
 
-impl<const W: usize> MappedEntries<W> {
-    /// Opens `path` holding `entries` valid entries (the rest is preallocated space).
-    fn open(path: &Path, entries: usize, max_bytes: usize) -> io::Result<Self> {
+impl MmapIndex {
+    /// Opens or creates the file. When `prealloc_bytes` is given and the file is
+    /// shorter, it is extended (with zeros) to that size. Starts with no entries:
+    /// call one of the loaders.
+    pub(crate) fn open(path: &Path, entry_size: usize, prealloc_bytes: Option<usize>) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        let capacity = (max_bytes / W).max(entries);
-        file.set_len((capacity * W) as u64)?;
-        // SAFETY: the file is owned by this log (the data directory is locked by one
-        // process) and only ever resized through this struct, which drops the map first.
-        let map = if capacity > 0 { Some(unsafe { MmapMut::map_mut(&file)? }) } else { None };
-        Ok(MappedEntries { path: path.to_path_buf(), file, map, entries, capacity })
-    }
-
-    /// Entries in a trimmed file.
-    fn entries_in(path: &Path) -> io::Result<usize> {
-        Ok(std::fs::metadata(path)?.len() as usize / W)
-    }
-
-    fn entry(&self, i: usize) -> [u8; W] {
-        let mut out = [0u8; W];
-        if let Some(map) = &self.map {
-            out.copy_from_slice(&map[i * W..(i + 1) * W]);
+        let mut idx = MmapIndex { file, mmap: None, entry_size, entries: 0, max_entries: 0 };
+        let len = idx.file.metadata()?.len() as usize;
+        match prealloc_bytes {
+            Some(p) if p > len => {
+                idx.file.set_len((p - p % entry_size) as u64)?;
+            }
+            _ => {}
         }
-        out
+        idx.remap()?;
+        Ok(idx)
     }
 
-    fn is_full(&self) -> bool {
-        self.entries >= self.capacity
-    }
-
-    fn push(&mut self, entry: [u8; W]) {
-        if self.is_full() {
-            return;
+    fn remap(&mut self) -> io::Result<()> {
+        self.mmap = None;
+        let len = self.file.metadata()?.len() as usize;
+        let usable = len - len % self.entry_size;
+        self.max_entries = usable / self.entry_size;
+        if usable > 0 {
+            // SAFETY: the file is private to this process (a klog data dir) and only
+            // modified through this mapping or while it is unmapped.
+            let m = unsafe { memmap2::MmapOptions::new().len(usable).map_mut(&self.file)? };
+            self.mmap = Some(m);
         }
-        if let Some(map) = &mut self.map {
-            map[self.entries * W..(self.entries + 1) * W].copy_from_slice(&entry);
-            self.entries += 1;
-        }
+        self.entries = self.entries.min(self.max_entries);
+        Ok(())
     }
 
-    /// Drops entries from `keep` on.
-    fn truncate(&mut self, keep: usize) {
-        self.entries = self.entries.min(keep);
-        if let Some(map) = &mut self.map {
-            map[self.entries * W..].fill(0);
-        }
+    pub(crate) fn len(&self) -> usize {
+        self.entries
     }
 
-    fn flush(&self) -> io::Result<()> {
-        match &self.map {
-            Some(map) => map.flush(),
-            None => Ok(()),
+    pub(crate) fn is_full(&self) -> bool {
+        self.entries >= self.max_entries
+    }
+
+    /// Room for entries, in entries (the mapped size).
+    pub(crate) fn capacity(&self) -> usize {
+        self.max_entries
+    }
+
+    pub(crate) fn entry(&self, i: usize) -> &[u8] {
+        match &self.mmap {
+            Some(m) if i < self.max_entries => &m[i * self.entry_size..(i + 1) * self.entry_size],
+            _ => &[],
         }
     }
 
-    /// Shrinks the file to its entries (segment rolled or log closing).
-    fn trim(&mut self) -> io::Result<()> {
-        self.flush()?;
-        self.map = None;
-        self.file.set_len((self.entries * W) as u64)?;
-        self.capacity = self.entries;
-        self.file.sync_all()
-    }
-
-    /// Binary search: the last entry whose key (decoded by `key`) is <= `target`.
-    fn floor(&self, target: i64, key: impl Fn(&[u8; W]) -> i64) -> Option<[u8; W]> {
-        let (mut lo, mut hi) = (0usize, self.entries);
+    /// Number of leading non-zero entries of the mapped file (binary search: real
+    /// entries are a non-zero prefix, unused space is zeros).
+    pub(crate) fn nonzero_prefix(&self) -> usize {
+        let (mut lo, mut hi) = (0usize, self.max_entries);
         while lo < hi {
-            let mid = (lo + hi) / 2;
-            if key(&self.entry(mid)) <= target {
+            let mid = lo + (hi - lo) / 2;
+            if self.entry(mid).iter().any(|&b| b != 0) {
                 lo = mid + 1;
             } else {
                 hi = mid;
             }
         }
-        (lo > 0).then(|| self.entry(lo - 1))
+        lo
     }
-}
 
-/// `.index`: relative offset → position of the batch starting there.
-pub(super) struct OffsetIndex {
-    inner: MappedEntries<8>,
-    base_offset: i64,
-}
+    pub(crate) fn set_len_entries(&mut self, n: usize) {
+        self.entries = n.min(self.max_entries);
+    }
 
-impl OffsetIndex {
-    /// Opens an index; `trusted` reads the entry count from the (trimmed) file size,
-    /// otherwise the index starts empty and is rebuilt by the caller.
-    pub fn open(path: &Path, base_offset: i64, max_bytes: usize, trusted: bool) -> io::Result<Self> {
-        let entries = if trusted { MappedEntries::<8>::entries_in(path).unwrap_or(0) } else { 0 };
-        let mut inner = MappedEntries::open(path, entries, max_bytes)?;
-        if !trusted {
-            inner.truncate(0);
+    /// Appends one entry; false when there is no room.
+    pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
+        debug_assert_eq!(bytes.len(), self.entry_size);
+        if self.is_full() {
+            return false;
         }
-        Ok(OffsetIndex { inner, base_offset })
-    }
-
-    /// Whether another entry fits (else the segment must roll).
-    pub fn is_full(&self) -> bool {
-        self.inner.is_full()
-    }
-
-    /// Records that the batch starting at `offset` lies at `position`.
-    pub fn append(&mut self, offset: i64, position: u32) {
-        let rel = (offset - self.base_offset) as u32;
-        let mut e = [0u8; 8];
-        e[..4].copy_from_slice(&rel.to_be_bytes());
-        e[4..].copy_from_slice(&position.to_be_bytes());
-        self.inner.push(e);
-    }
-
-    /// Position of the last indexed batch starting at or before `offset` (0 if none).
-    pub fn lookup(&self, offset: i64) -> u32 {
-        let target = offset - self.base_offset;
-        self.inner
-            .floor(target, |e| i64::from(u32::from_be_bytes([e[0], e[1], e[2], e[3]])))
-            .map_or(0, |e| u32::from_be_bytes([e[4], e[5], e[6], e[7]]))
-    }
-
-    /// Trims the file to its entries.
-    pub fn trim(&mut self) -> io::Result<()> {
-        self.inner.trim()
-    }
-
-    /// The file path.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
-    }
-}
-
-/// `.timeindex`: max timestamp so far → relative offset of the batch that set it.
-pub(super) struct TimeIndex {
-    inner: MappedEntries<12>,
-    base_offset: i64,
-    last_timestamp: i64,
-}
-
-impl TimeIndex {
-    /// Opens a time index (see [`OffsetIndex::open`]).
-    pub fn open(path: &Path, base_offset: i64, max_bytes: usize, trusted: bool) -> io::Result<Self> {
-        let entries = if trusted { MappedEntries::<12>::entries_in(path).unwrap_or(0) } else { 0 };
-        let mut inner = MappedEntries::open(path, entries, max_bytes)?;
-        if !trusted {
-            inner.truncate(0);
+        let at = self.entries * self.entry_size;
+        match &mut self.mmap {
+            Some(m) => {
+                m[at..at + self.entry_size].copy_from_slice(bytes);
+                self.entries += 1;
+                true
+            }
+            None => false,
         }
-        let mut index = TimeIndex { inner, base_offset, last_timestamp: -1 };
-        if let Some(i) = index.inner.entries.checked_sub(1) {
-            index.last_timestamp = Self::timestamp(&index.inner.entry(i));
-        }
-        Ok(index)
     }
 
-    fn timestamp(e: &[u8; 12]) -> i64 {
-        i64::from_be_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]])
-    }
-
-    /// Largest timestamp indexed so far (-1 when empty).
-    pub fn last_timestamp(&self) -> i64 {
-        self.last_timestamp
-    }
-
-    /// Records a new maximum timestamp reached by the batch at `offset`.
-    pub fn maybe_append(&mut self, timestamp: i64, offset: i64) {
-        if timestamp <= self.last_timestamp {
+    /// Drops entries from `n` on, zeroing them so they are not found again.
+    pub(crate) fn truncate_entries(&mut self, n: usize) {
+        if n >= self.entries {
             return;
         }
-        let mut e = [0u8; 12];
-        e[..8].copy_from_slice(&timestamp.to_be_bytes());
-        e[8..].copy_from_slice(&((offset - self.base_offset) as u32).to_be_bytes());
-        self.inner.push(e);
-        self.last_timestamp = timestamp;
+        let from = n * self.entry_size;
+        if let Some(m) = &mut self.mmap {
+            let to = self.max_entries * self.entry_size;
+            m[from..to].fill(0);
+        }
+        self.entries = n;
     }
 
-    /// An offset such that every record before it has a timestamp below `timestamp`.
-    pub fn lookup(&self, timestamp: i64) -> i64 {
-        self.inner
-            .floor(timestamp - 1, Self::timestamp)
-            .map_or(self.base_offset, |e| self.base_offset + i64::from(u32::from_be_bytes([e[8], e[9], e[10], e[11]])))
+    /// Writes dirty pages and the file size to disk.
+    pub(crate) fn flush(&self) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush()?;
+        }
+        self.file.sync_all()
     }
 
-    /// Trims the file to its entries.
-    pub fn trim(&mut self) -> io::Result<()> {
-        self.inner.trim()
+    /// Shrinks the file to the used entries (segment sealed or log closed).
+    pub(crate) fn trim(&mut self) -> io::Result<()> {
+        if let Some(m) = &self.mmap {
+            m.flush()?;
+        }
+        self.mmap = None;
+        let want = (self.entries * self.entry_size) as u64;
+        if self.file.metadata()?.len() != want {
+            self.file.set_len(want)?;
+        }
+        self.remap()
     }
 
-    /// The file path.
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+    /// Grows the file again to `prealloc_bytes` so entries can be appended.
+    pub(crate) fn make_writable(&mut self, prealloc_bytes: usize) -> io::Result<()> {
+        let len = self.file.metadata()?.len() as usize;
+        let want = prealloc_bytes - prealloc_bytes % self.entry_size;
+        if want > len {
+            self.mmap = None;
+            self.file.set_len(want as u64)?;
+            self.remap()?;
+        }
+        Ok(())
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Relative offset → position index.
+pub(crate) struct OffsetIndex(pub(crate) MmapIndex);
 
-    #[test]
-    fn offset_index_floor_lookup_and_trim() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("0.index");
-        let mut idx = OffsetIndex::open(&path, 100, 1024, false).unwrap();
-        assert_eq!(idx.lookup(150), 0);
-        idx.append(110, 4096);
-        idx.append(130, 8192);
-        assert_eq!(idx.lookup(105), 0);
-        assert_eq!(idx.lookup(110), 4096);
-        assert_eq!(idx.lookup(129), 4096);
-        assert_eq!(idx.lookup(1000), 8192);
-        idx.trim().unwrap();
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), 16);
-        let reopened = OffsetIndex::open(&path, 100, 1024, true).unwrap();
-        assert_eq!(reopened.lookup(131), 8192);
+impl OffsetIndex {
+    pub(crate) const ENTRY: usize = 8;
+
+    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(OffsetIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
     }
 
-    #[test]
-    fn time_index_finds_a_safe_starting_offset() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut idx = TimeIndex::open(&dir.path().join("0.timeindex"), 0, 1200, false).unwrap();
-        idx.maybe_append(1000, 0);
-        idx.maybe_append(900, 5); // not a new maximum
-        idx.maybe_append(2000, 10);
-        assert_eq!(idx.lookup(500), 0);
-        assert_eq!(idx.lookup(1000), 0);
-        assert_eq!(idx.lookup(1001), 0);
-        assert_eq!(idx.lookup(2001), 10);
-        assert_eq!(idx.last_timestamp(), 2000);
+    pub(crate) fn get(&self, i: usize) -> (u32, u32) {
+        let e = self.0.entry(i);
+        if e.len() < Self::ENTRY {
+            return (0, 0);
+        }
+        (u32::from_be_bytes([e[0], e[1], e[2], e[3]]), u32::from_be_bytes([e[4], e[5], e[6], e[7]]))
+    }
+
+    pub(crate) fn push(&mut self, rel: u32, pos: u32) -> bool {
+        let mut b = [0u8; 8];
+        b[..4].copy_from_slice(&rel.to_be_bytes());
+        b[4..].copy_from_slice(&pos.to_be_bytes());
+        self.0.push(&b)
+    }
+
+    pub(crate) fn last(&self) -> Option<(u32, u32)> {
+        self.0.len().checked_sub(1).map(|i| self.get(i))
+    }
+
+    /// Position of the largest entry with relative offset `<= rel`, or 0.
+    pub(crate) fn floor_position(&self, rel: u32) -> u64 {
+        let n = self.0.len();
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).0 <= rel {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match lo.checked_sub(1).map(|i| self.get(i)) {
+            Some((r, p)) if r <= rel => u64::from(p),
+            _ => 0,
+        }
+    }
+
+    /// Loads entries already in the file: the non-zero prefix, cut to entries with
+    /// relative offset `<= max_rel` and position `< max_pos`. Returns false if what
+    /// remains does not look like an index (non-increasing last entries).
+    /// With `strict`, dropping any entry also counts as implausible.
+    pub(crate) fn load(&mut self, max_rel: u32, max_pos: u64, strict: bool) -> bool {
+        let n = self.0.nonzero_prefix();
+        self.0.set_len_entries(n);
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let (r, p) = self.get(mid);
+            if r <= max_rel && u64::from(p) < max_pos {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.0.truncate_entries(lo);
+        if strict && lo != n {
+            return false;
+        }
+        if lo >= 2 {
+            let (r1, p1) = self.get(lo - 2);
+            let (r2, p2) = self.get(lo - 1);
+            if r2 <= r1 || p2 <= p1 {
+                return false;
+            }
+        }
+        if lo >= 1 && self.get(0).1 == 0 {
+            return false;
+        }
+        true
+    }
+}
+
+/// Max timestamp → relative offset index.
+pub(crate) struct TimeIndex(pub(crate) MmapIndex);
+
+impl TimeIndex {
+    pub(crate) const ENTRY: usize = 12;
+
+    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(TimeIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    }
+
+    pub(crate) fn get(&self, i: usize) -> (i64, u32) {
+        let e = self.0.entry(i);
+        if e.len() < Self::ENTRY {
+            return (-1, 0);
+        }
+        let mut t = [0u8; 8];
+        t.copy_from_slice(&e[..8]);
+        (i64::from_be_bytes(t), u32::from_be_bytes([e[8], e[9], e[10], e[11]]))
+    }
+
+    pub(crate) fn push(&mut self, ts: i64, rel: u32) -> bool {
+        let mut b = [0u8; 12];
+        b[..8].copy_from_slice(&ts.to_be_bytes());
+        b[8..].copy_from_slice(&rel.to_be_bytes());
+        self.0.push(&b)
+    }
+
+    pub(crate) fn last(&self) -> Option<(i64, u32)> {
+        self.0.len().checked_sub(1).map(|i| self.get(i))
+    }
+
+    /// Full while appending: the last slot is kept for the entry written at sealing.
+    pub(crate) fn is_full_for_append(&self) -> bool {
+        self.0.len() + 1 >= self.0.capacity()
+    }
+
+    /// The relative offset of the largest entry whose timestamp is `< ts`: all records
+    /// before it are older than `ts`. 0 when none.
+    pub(crate) fn start_for(&self, ts: i64) -> u32 {
+        let n = self.0.len();
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).0 < ts {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        match lo.checked_sub(1).map(|i| self.get(i)) {
+            Some((t, r)) if t < ts => r,
+            _ => 0,
+        }
+    }
+
+    /// Like [`OffsetIndex::load`]: the prefix of entries with relative offset `<= max_rel`.
+    pub(crate) fn load(&mut self, max_rel: u32, strict: bool) -> bool {
+        let n = self.0.nonzero_prefix();
+        self.0.set_len_entries(n);
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.get(mid).1 <= max_rel {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        self.0.truncate_entries(lo);
+        if strict && lo != n {
+            return false;
+        }
+        if lo >= 2 {
+            let (t1, r1) = self.get(lo - 2);
+            let (t2, r2) = self.get(lo - 1);
+            if t2 <= t1 || r2 < r1 {
+                return false;
+            }
+        }
+        true
     }
 }

@@ -1,6 +1,7 @@
-//! All partition logs under one data directory (`<dir>/<topic>-<partition>/`).
+//! All partition logs under one data directory.
 
 use std::collections::HashMap;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -8,34 +9,58 @@ use parking_lot::RwLock;
 
 use super::{LogConfig, LogError, PartitionLog};
 
-/// Owns the partition logs of one data directory.
+/// Suffix of a partition directory being deleted (removed again on open if a crash
+/// interrupted the deletion).
+const DELETE_SUFFIX: &str = ".delete";
+
+/// Owns the partition logs of one data directory (`<dir>/<topic>-<partition>/`).
 pub struct LogManager {
     dir: PathBuf,
     logs: RwLock<HashMap<(String, i32), Arc<PartitionLog>>>,
 }
 
-/// Splits a partition directory name at its last '-' into topic and partition.
-fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
-    let (topic, partition) = name.rsplit_once('-')?;
-    let partition: i32 = partition.parse().ok()?;
-    (!topic.is_empty() && partition >= 0).then(|| (topic.to_string(), partition))
+/// Splits a directory name `<topic>-<partition>` at the last '-'.
+pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
+    let (topic, part) = name.rsplit_once('-')?;
+    if topic.is_empty() || part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if !topic.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+        return None;
+    }
+    let p: i32 = part.parse().ok()?;
+    Some((topic.to_string(), p))
 }
 
 impl LogManager {
     /// Opens every partition directory found under `dir`, with `config_for(topic)`.
+    ///
+    /// Other files and directories (the broker's metadata, say) are left alone.
     pub fn open(dir: &Path, config_for: &dyn Fn(&str) -> LogConfig) -> Result<Self, LogError> {
-        std::fs::create_dir_all(dir)?;
+        fs::create_dir_all(dir)?;
         let mut logs = HashMap::new();
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
+        let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries {
             if !entry.file_type()?.is_dir() {
                 continue;
             }
-            let Some((topic, partition)) = entry.file_name().to_str().and_then(parse_partition_dir) else { continue };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(DELETE_SUFFIX) && parse_partition_dir(name).is_none() {
+                let _ = fs::remove_dir_all(entry.path());
+                continue;
+            }
+            let Some((topic, partition)) = parse_partition_dir(name) else { continue };
             let log = PartitionLog::open(&entry.path(), config_for(&topic))?;
             logs.insert((topic, partition), Arc::new(log));
         }
         Ok(LogManager { dir: dir.to_path_buf(), logs: RwLock::new(logs) })
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The log of a partition, if present.
@@ -43,80 +68,97 @@ impl LogManager {
         self.logs.read().get(&(topic.to_string(), partition)).cloned()
     }
 
-    /// Creates (or opens, if present) a partition log.
-    pub fn create(&self, topic: &str, partition: i32, config: LogConfig) -> Result<Arc<PartitionLog>, LogError> {
-        let mut logs = self.logs.write();
-        if let Some(log) = logs.get(&(topic.to_string(), partition)) {
-            return Ok(log.clone());
-        }
-        let log = Arc::new(PartitionLog::open(&self.dir.join(format!("{topic}-{partition}")), config)?);
-        logs.insert((topic.to_string(), partition), log.clone());
-        Ok(log)
+    /// Every partition and its log.
+    pub fn partitions(&self) -> Vec<((String, i32), Arc<PartitionLog>)> {
+        let mut v: Vec<_> = self.logs.read().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 
-    /// Topics that have partition logs on disk.
-    pub fn topics(&self) -> Vec<String> {
-        let mut topics: Vec<String> = self.logs.read().keys().map(|(t, _)| t.clone()).collect();
-        topics.sort();
-        topics.dedup();
-        topics
+    /// Creates (or opens, if present) a partition log.
+    pub fn create(&self, topic: &str, partition: i32, config: LogConfig) -> Result<Arc<PartitionLog>, LogError> {
+        let key = (topic.to_string(), partition);
+        if let Some(l) = self.logs.read().get(&key) {
+            return Ok(l.clone());
+        }
+        let name = format!("{topic}-{partition}");
+        if partition < 0 || parse_partition_dir(&name).as_ref() != Some(&key) {
+            return Err(LogError::InvalidConfig(format!("invalid topic or partition for a log directory: {name:?}")));
+        }
+        let mut logs = self.logs.write();
+        if let Some(l) = logs.get(&key) {
+            return Ok(l.clone());
+        }
+        let path = self.dir.join(&name);
+        let log = Arc::new(PartitionLog::open(&path, config)?);
+        super::checkpoint::sync_dir(&self.dir)?;
+        logs.insert(key, log.clone());
+        Ok(log)
     }
 
     /// Closes and deletes every partition of `topic` from disk.
     pub fn delete_topic(&self, topic: &str) -> Result<(), LogError> {
-        let removed: Vec<(i32, Arc<PartitionLog>)> = {
+        let removed: Vec<_> = {
             let mut logs = self.logs.write();
             let keys: Vec<_> = logs.keys().filter(|(t, _)| t == topic).cloned().collect();
-            keys.into_iter().filter_map(|k| logs.remove(&k).map(|log| (k.1, log))).collect()
+            keys.into_iter().filter_map(|k| logs.remove(&k).map(|l| (k, l))).collect()
         };
-        for (partition, log) in removed {
-            let _ = log.close();
-            let path = self.dir.join(format!("{topic}-{partition}"));
-            match std::fs::remove_dir_all(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+        let mut first_err = None;
+        for ((t, p), log) in removed {
+            if let Err(e) = log.close() {
+                tracing::warn!(topic = %t, partition = p, error = %e, "close before delete failed");
+            }
+            let path = log.dir().to_path_buf();
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let doomed = self.dir.join(format!("{t}-{p}.{nanos}{DELETE_SUFFIX}"));
+            let res = fs::rename(&path, &doomed).and_then(|_| fs::remove_dir_all(&doomed));
+            if let Err(e) = res {
+                first_err.get_or_insert(LogError::Io(e));
             }
         }
-        Ok(())
+        let _ = super::checkpoint::sync_dir(&self.dir);
+        first_err.map_or(Ok(()), Err)
     }
 
-    /// Runs `maintain` on every log (checkpoints included).
+    /// Runs `maintain` on every log and writes the checkpoints.
     pub fn maintain(&self, now_ms: i64) -> Result<(), LogError> {
         let logs: Vec<_> = self.logs.read().values().cloned().collect();
-        let mut first_error = None;
+        let mut first_err = None;
         for log in logs {
             if let Err(e) = log.maintain(now_ms) {
-                tracing::error!(error = %e, "partition maintenance failed");
-                first_error.get_or_insert(e);
+                tracing::warn!(dir = %log.dir().display(), error = %e, "log maintenance failed");
+                first_err.get_or_insert(e);
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_err.map_or(Ok(()), Err)
     }
 
     /// Flushes all logs and writes clean checkpoints (shutdown).
     pub fn close(&self) -> Result<(), LogError> {
         let logs: Vec<_> = self.logs.read().values().cloned().collect();
-        let mut first_error = None;
+        let mut first_err = None;
         for log in logs {
             if let Err(e) = log.close() {
-                first_error.get_or_insert(e);
+                tracing::warn!(dir = %log.dir().display(), error = %e, "log close failed");
+                first_err.get_or_insert(e);
             }
         }
-        first_error.map_or(Ok(()), Err)
+        first_err.map_or(Ok(()), Err)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_partition_dir;
+    use super::*;
 
     #[test]
-    fn partition_dirs_split_at_the_last_dash() {
-        assert_eq!(parse_partition_dir("orders-eu-12"), Some(("orders-eu".into(), 12)));
-        assert_eq!(parse_partition_dir("__consumer_offsets-0"), Some(("__consumer_offsets".into(), 0)));
+    fn partition_dir_names() {
+        assert_eq!(parse_partition_dir("a-b.c_d-12"), Some(("a-b.c_d".into(), 12)));
+        assert_eq!(parse_partition_dir("topic-0"), Some(("topic".into(), 0)));
         assert_eq!(parse_partition_dir("meta"), None);
-        assert_eq!(parse_partition_dir("x-y"), None);
-        assert_eq!(parse_partition_dir("-3"), None);
+        assert_eq!(parse_partition_dir("x-"), None);
+        assert_eq!(parse_partition_dir("-1"), None);
+        assert_eq!(parse_partition_dir("x-+1"), None);
+        assert_eq!(parse_partition_dir("x-0.123.delete"), None);
     }
 }

@@ -1,15 +1,59 @@
 //! The on-disk partition log: segments of RecordBatch v2 bytes in Kafka's
 //! layout, sparse offset and time indexes, checkpoints and crash recovery.
+//!
+//! # On-disk layout
+//!
+//! A partition lives in `<data dir>/<topic>-<partition>/`:
+//!
+//! - `<base offset, 20 digits>.log`: concatenated RecordBatch v2 exactly as received
+//!   (after validation, offset assignment, leader epoch and LogAppendTime stamping).
+//! - `<base>.index`: sparse offset index, 8-byte entries `relative offset u32 |
+//!   position u32`, one per `index.interval.bytes` of log.
+//! - `<base>.timeindex`: 12-byte entries `max timestamp i64 | relative offset u32`;
+//!   entry `(T, R)` means every record before relative offset `R` has a timestamp `<= T`.
+//!   The last entry of a sealed segment holds the segment's max timestamp.
+//!   Index files are memory-mapped, preallocated to `segment.index.bytes` while the
+//!   segment is active and trimmed when it rolls or the log closes.
+//! - `partition.checkpoint`: text, `klog-partition-checkpoint 1` then
+//!   `recovery_point=`, `log_start_offset=`, `high_watermark=` lines. klog keeps this
+//!   per partition (not Kafka's per-data-dir files) so partitions never share a lock.
+//! - `leader-epoch-checkpoint`: Kafka's format (`0`, count, `epoch start_offset` lines).
+//! - `<offset>.snapshot`: idempotent producer state as of that offset (written on
+//!   segment roll and clean close; the two newest are kept).
+//!
+//! All checkpoints are replaced atomically (write `*.tmp`, fsync, rename, fsync dir).
+//!
+//! # Recovery
+//!
+//! The recovery point is the offset below which everything was fsynced. On open,
+//! segments wholly below it are trusted (indexes loaded, only sanity-checked; rebuilt
+//! if missing or implausible). From the recovery point on, every batch is read and
+//! its CRC verified; at the first torn or corrupt batch the segment is truncated and
+//! later segments are deleted; indexes of the verified range are rebuilt. A clean
+//! [`PartitionLog::close`] leaves recovery point = log end, so the next open reads
+//! only a few headers. Rolling a segment fsyncs it, so after a crash only the active
+//! segment is ever scanned.
+//!
+//! # Durability
+//!
+//! Appends go to the page cache. With `flush.messages = n`, an append fsyncs once `n`
+//! offsets are unflushed; concurrent appenders share fsyncs (a flush mutex plus a
+//! "flushed up to" offset). `flush.ms` is applied by [`PartitionLog::maintain`]. After a
+//! failed fsync the partition is poisoned and refuses appends until reopened.
+//!
+//! The high watermark is kept apart from the log end offset; a single-replica broker
+//! advances it itself (e.g. to the log end after each append and after open).
 
+mod checkpoint;
 mod config;
 mod error;
 mod index;
 mod manager;
 mod partition;
-mod producers;
+mod producer;
 mod segment;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType, KNOWN_KEYS};
 pub use error::LogError;
-pub use manager::LogManager;
-pub use partition::{AppendInfo, PartitionLog, ReadResult};
+pub use manager::{parse_partition_dir, LogManager};
+pub use partition::{AppendInfo, PartitionLog, ReadResult, RecoveryInfo};

@@ -1,245 +1,349 @@
-//! One segment: a `.log` file of batches plus its offset and time indexes.
+//! One segment: `<base>.log` with its `.index` and `.timeindex`.
 
-use std::fs::{File, OpenOptions};
+use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
 
 use super::index::{OffsetIndex, TimeIndex};
-use super::{LogConfig, LogError};
-use crate::record::{BatchHeader, LOG_OVERHEAD};
+use crate::record::BatchHeader;
 
-/// File name stem of a segment: the base offset, zero-padded to 20 digits.
-pub(super) fn file_stem(base_offset: i64) -> String {
-    format!("{base_offset:020}")
+const CHUNK: usize = 64 * 1024;
+
+pub(crate) fn file_name(base: i64, ext: &str) -> String {
+    format!("{base:020}.{ext}")
 }
 
-/// A segment of a partition log.
-pub(super) struct Segment {
-    /// Offset of the first batch the segment may hold.
-    pub base_offset: i64,
-    /// Offset after the last record written (== base when empty).
-    pub next_offset: i64,
-    /// Bytes of the `.log` file that hold complete batches.
-    pub size: u64,
-    /// Largest record timestamp in the segment (-1 when empty).
-    pub max_timestamp: i64,
-    /// Wall-clock time the segment got its first batch (for `segment.ms`).
-    pub created_ms: i64,
-    /// The `.log` file, shared with readers.
-    pub file: Arc<File>,
-    log_path: PathBuf,
-    index: OffsetIndex,
-    time_index: TimeIndex,
-    bytes_since_index: usize,
-    index_interval: usize,
+/// Parses a 20-digit segment file stem.
+pub(crate) fn parse_base(stem: &str) -> Option<i64> {
+    if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+        stem.parse().ok()
+    } else {
+        None
+    }
 }
 
-/// Reads exactly `len` bytes at `position` (fewer only at end of file).
-pub(super) fn read_exact_at(file: &File, position: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let mut filled = 0;
-    while filled < len {
-        match file.read_at(&mut buf[filled..], position + filled as u64)? {
-            0 => break,
-            n => filled += n,
+pub(crate) struct Indexes {
+    pub(crate) offset: OffsetIndex,
+    pub(crate) time: TimeIndex,
+    /// Log bytes written since the last offset index entry.
+    pub(crate) bytes_since_entry: u64,
+    /// Trimmed; no more entries are added.
+    pub(crate) sealed: bool,
+}
+
+impl Indexes {
+    fn last_time(&self) -> i64 {
+        self.time.last().map(|(t, _)| t).unwrap_or(-1)
+    }
+
+    /// Index bookkeeping for a batch about to be stored at `pos` in a segment with
+    /// `base`; `max_ts_before` is the segment's max timestamp before this batch.
+    pub(crate) fn on_batch(&mut self, base: i64, pos: u64, h: &BatchHeader, max_ts_before: i64, interval: u64) {
+        if !self.sealed && pos > 0 && self.bytes_since_entry > interval {
+            let rel = (h.base_offset - base) as u32;
+            if pos <= u64::from(u32::MAX) && self.offset.push(rel, pos as u32) {
+                self.bytes_since_entry = 0;
+                if max_ts_before > self.last_time() && !self.time.is_full_for_append() {
+                    self.time.push(max_ts_before, rel);
+                }
+            }
         }
+        self.bytes_since_entry = self.bytes_since_entry.saturating_add(h.total_size() as u64);
     }
-    buf.truncate(filled);
-    Ok(buf)
 }
 
-/// Parses the batch header at `position` if a complete header is there.
-pub(super) fn header_at(file: &File, position: u64, limit: u64) -> io::Result<Option<BatchHeader>> {
-    if position + BatchHeader::SIZE as u64 > limit {
-        return Ok(None);
-    }
-    let bytes = read_exact_at(file, position, BatchHeader::SIZE)?;
-    Ok(BatchHeader::parse(&bytes).ok())
+/// Why a scan stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScanStop {
+    /// The callback asked to stop at this batch.
+    Callback,
+    /// Torn or corrupt data at the stop position.
+    Bad(String),
+}
+
+pub(crate) enum Step {
+    Continue,
+    Stop,
+    Corrupt(String),
+}
+
+pub(crate) struct ScanResult {
+    /// Where scanning stopped (start of the first batch not consumed), or the end.
+    pub(crate) end: u64,
+    pub(crate) stop: Option<ScanStop>,
+    pub(crate) bytes_read: u64,
+}
+
+pub(crate) struct Segment {
+    pub(crate) base: i64,
+    pub(crate) dir: PathBuf,
+    pub(crate) file: File,
+    /// Bytes of complete batches (what readers may read).
+    pub(crate) size: AtomicU64,
+    /// Offset after the last batch.
+    pub(crate) end_offset: AtomicI64,
+    /// Largest batch max timestamp, -1 if none.
+    pub(crate) max_ts: AtomicI64,
+    /// Max timestamp of the first batch (segment.ms rolling), -1 if unknown.
+    pub(crate) roll_ts: AtomicI64,
+    /// Wall clock when this process created or opened the segment.
+    pub(crate) opened_ms: i64,
+    pub(crate) idx: RwLock<Indexes>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Segment {
-    fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
-        let stem = file_stem(base_offset);
-        (dir.join(format!("{stem}.log")), dir.join(format!("{stem}.index")), dir.join(format!("{stem}.timeindex")))
+    pub(crate) fn path(&self, ext: &str) -> PathBuf {
+        self.dir.join(file_name(self.base, ext))
     }
 
-    /// Creates an empty segment.
-    pub fn create(dir: &Path, base_offset: i64, config: &LogConfig, now_ms: i64) -> Result<Segment, LogError> {
-        let (log_path, index_path, time_path) = Self::paths(dir, base_offset);
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(&log_path)?;
-        Ok(Segment {
-            base_offset,
-            next_offset: base_offset,
-            size: 0,
-            max_timestamp: -1,
-            created_ms: now_ms,
-            file: Arc::new(file),
-            log_path,
-            index: OffsetIndex::open(&index_path, base_offset, config.segment_index_bytes, false)?,
-            time_index: TimeIndex::open(&time_path, base_offset, config.segment_index_bytes, false)?,
-            bytes_since_index: 0,
-            index_interval: config.index_interval_bytes,
-        })
-    }
-
-    /// Opens a segment whose data was fsynced and whose indexes were trimmed: loads
-    /// the indexes and reads only the batch headers after the last index entry.
-    pub fn open_trusted(dir: &Path, base_offset: i64, config: &LogConfig, active: bool) -> Result<Segment, LogError> {
-        let (log_path, index_path, time_path) = Self::paths(dir, base_offset);
-        if !index_path.exists() || !time_path.exists() {
-            return Self::recover(dir, base_offset, config, active).map(|(s, _)| s);
-        }
-        let file = OpenOptions::new().read(true).write(true).open(&log_path)?;
-        let file_len = file.metadata()?.len();
-        let max_index = if active { config.segment_index_bytes } else { 0 };
-        let index = OffsetIndex::open(&index_path, base_offset, max_index, true)?;
-        let time_index = TimeIndex::open(&time_path, base_offset, max_index, true)?;
-        let mut position = u64::from(index.lookup(i64::MAX));
-        let mut next_offset = base_offset;
-        let mut max_timestamp = time_index.last_timestamp();
-        while let Some(header) = header_at(&file, position, file_len)? {
-            let end = position + header.total_size() as u64;
-            if end > file_len || header.total_size() < LOG_OVERHEAD {
-                break;
+    /// Creates an empty segment (replacing leftovers with the same name).
+    pub(crate) fn create(dir: &Path, base: i64, index_bytes: usize) -> io::Result<Segment> {
+        let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(dir.join(file_name(base, "log")))?;
+        for ext in ["index", "timeindex"] {
+            let p = dir.join(file_name(base, ext));
+            if p.exists() {
+                fs::remove_file(&p)?;
             }
-            next_offset = header.next_offset();
-            max_timestamp = max_timestamp.max(header.max_timestamp);
-            position = end;
         }
-        if position != file_len {
-            // The indexes or the tail do not match the file: fall back to a full scan.
-            return Self::recover(dir, base_offset, config, active).map(|(s, _)| s);
-        }
-        let created_ms = file.metadata()?.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_millis() as i64);
+        let offset = OffsetIndex::open(&dir.join(file_name(base, "index")), Some(index_bytes))?;
+        let time = TimeIndex::open(&dir.join(file_name(base, "timeindex")), Some(index_bytes))?;
         Ok(Segment {
-            base_offset,
-            next_offset,
-            size: file_len,
-            max_timestamp,
-            created_ms,
-            file: Arc::new(file),
-            log_path,
-            index,
-            time_index,
-            bytes_since_index: 0,
-            index_interval: config.index_interval_bytes,
+            base,
+            dir: dir.to_path_buf(),
+            file: log,
+            size: AtomicU64::new(0),
+            end_offset: AtomicI64::new(base),
+            max_ts: AtomicI64::new(-1),
+            roll_ts: AtomicI64::new(-1),
+            opened_ms: now_ms(),
+            idx: RwLock::new(Indexes { offset, time, bytes_since_entry: 0, sealed: false }),
         })
     }
 
-    /// Scans the whole segment verifying every batch's CRC, rebuilds its indexes and
-    /// truncates at the first torn or corrupt batch. Returns the segment and whether
-    /// anything was cut off.
-    pub fn recover(dir: &Path, base_offset: i64, config: &LogConfig, active: bool) -> Result<(Segment, bool), LogError> {
-        let (log_path, index_path, time_path) = Self::paths(dir, base_offset);
-        let file = OpenOptions::new().read(true).write(true).open(&log_path)?;
-        let file_len = file.metadata()?.len();
-        let mut segment = Segment {
-            base_offset,
-            next_offset: base_offset,
-            size: 0,
-            max_timestamp: -1,
-            created_ms: crate::broker::now_ms(),
-            file: Arc::new(file),
-            log_path,
-            index: OffsetIndex::open(&index_path, base_offset, config.segment_index_bytes, false)?,
-            time_index: TimeIndex::open(&time_path, base_offset, config.segment_index_bytes, false)?,
-            bytes_since_index: 0,
-            index_interval: config.index_interval_bytes,
+    /// Opens an existing segment; indexes are mapped but not loaded (see recovery).
+    /// The flag tells whether an index file was missing (and so must be rebuilt).
+    pub(crate) fn open(dir: &Path, base: i64) -> io::Result<(Segment, bool)> {
+        let missing = !dir.join(file_name(base, "index")).exists() || !dir.join(file_name(base, "timeindex")).exists();
+        let log = OpenOptions::new().read(true).write(true).open(dir.join(file_name(base, "log")))?;
+        let size = log.metadata()?.len();
+        let offset = OffsetIndex::open(&dir.join(file_name(base, "index")), None)?;
+        let time = TimeIndex::open(&dir.join(file_name(base, "timeindex")), None)?;
+        let seg = Segment {
+            base,
+            dir: dir.to_path_buf(),
+            file: log,
+            size: AtomicU64::new(size),
+            end_offset: AtomicI64::new(base),
+            max_ts: AtomicI64::new(-1),
+            roll_ts: AtomicI64::new(-1),
+            opened_ms: now_ms(),
+            idx: RwLock::new(Indexes { offset, time, bytes_since_entry: 0, sealed: false }),
         };
-        let mut position = 0u64;
-        loop {
-            let Some(header) = header_at(&segment.file, position, file_len)? else { break };
-            let total = header.total_size() as u64;
-            if header.total_size() < BatchHeader::SIZE || position + total > file_len || header.base_offset < segment.next_offset {
-                break;
+        Ok((seg, missing))
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn end_offset(&self) -> i64 {
+        self.end_offset.load(Ordering::Acquire)
+    }
+
+    /// Relative offset of `offset` in this segment, clamped to the u32 range.
+    pub(crate) fn rel(&self, offset: i64) -> u32 {
+        offset.saturating_sub(self.base).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// Writes validated, offset-assigned batches at the end of the segment and updates
+    /// the indexes. `batches` are (position within `data`, header) pairs.
+    pub(crate) fn append(&self, data: &[u8], batches: &[(usize, BatchHeader)], interval: u64) -> io::Result<()> {
+        let pos = self.size();
+        if let Err(e) = self.file.write_all_at(data, pos) {
+            // Drop whatever part was written so the next append starts clean.
+            let _ = self.file.set_len(pos);
+            return Err(e);
+        }
+        let mut idx = self.idx.write();
+        let mut max_ts = self.max_ts.load(Ordering::Relaxed);
+        for (at, h) in batches {
+            idx.on_batch(self.base, pos + *at as u64, h, max_ts, interval);
+            max_ts = max_ts.max(h.max_timestamp);
+        }
+        drop(idx);
+        if pos == 0 {
+            if let Some((_, h)) = batches.first() {
+                self.roll_ts.store(h.max_timestamp, Ordering::Relaxed);
             }
-            let bytes = read_exact_at(&segment.file, position, header.total_size())?;
-            if BatchHeader::validate(&bytes).is_err() {
-                break;
-            }
-            segment.index_batch(&header, position);
-            position += total;
         }
-        let truncated = position < file_len;
-        if truncated {
-            tracing::warn!(segment = %segment.log_path.display(), valid = position, size = file_len, "truncating torn or corrupt tail");
-            segment.file.set_len(position)?;
-            segment.file.sync_all()?;
+        self.max_ts.store(max_ts, Ordering::Relaxed);
+        if let Some((_, h)) = batches.last() {
+            self.end_offset.store(h.next_offset(), Ordering::Release);
         }
-        segment.size = position;
-        if !active {
-            segment.close()?;
-        }
-        Ok((segment, truncated))
-    }
-
-    /// Updates indexes and bookkeeping for a batch written at `position`.
-    fn index_batch(&mut self, header: &BatchHeader, position: u64) {
-        if self.bytes_since_index >= self.index_interval && position > 0 {
-            self.index.append(header.base_offset, position as u32);
-            self.bytes_since_index = 0;
-        }
-        self.time_index.maybe_append(header.max_timestamp, header.base_offset);
-        self.bytes_since_index += header.total_size();
-        self.max_timestamp = self.max_timestamp.max(header.max_timestamp);
-        self.next_offset = header.next_offset();
-    }
-
-    /// Whether appending `len` more bytes ending at `last_offset` requires a new segment.
-    pub fn needs_roll(&self, len: usize, last_offset: i64, config: &LogConfig, now_ms: i64) -> bool {
-        if self.size == 0 {
-            return false;
-        }
-        self.size + len as u64 > config.segment_bytes
-            || now_ms - self.created_ms >= config.segment_ms
-            || self.index.is_full()
-            || last_offset - self.base_offset > i64::from(u32::MAX)
-            || self.size + len as u64 > u64::from(u32::MAX)
-    }
-
-    /// Appends validated, stamped batches (their headers in `headers`).
-    pub fn append(&mut self, bytes: &[u8], headers: &[BatchHeader], now_ms: i64) -> Result<(), LogError> {
-        if self.size == 0 {
-            self.created_ms = now_ms;
-        }
-        self.file.write_all_at(bytes, self.size)?;
-        let mut position = self.size;
-        for header in headers {
-            self.index_batch(header, position);
-            position += header.total_size() as u64;
-        }
-        self.size = position;
+        self.size.store(pos + data.len() as u64, Ordering::Release);
         Ok(())
     }
 
-    /// File position of the last indexed batch at or before `offset`.
-    pub fn index_lookup(&self, offset: i64) -> u64 {
-        u64::from(self.index.lookup(offset))
-    }
-
-    /// Offset from which a scan finds the first record with a timestamp >= `timestamp`.
-    pub fn time_lookup(&self, timestamp: i64) -> i64 {
-        self.time_index.lookup(timestamp)
-    }
-
-    /// Trims the indexes (the segment is no longer written to).
-    pub fn close(&mut self) -> Result<(), LogError> {
-        self.index.trim()?;
-        self.time_index.trim()?;
+    /// Adds the final time index entry and trims both indexes (the segment no longer
+    /// takes appends, or the log is closing).
+    pub(crate) fn seal(&self) -> io::Result<()> {
+        let mut idx = self.idx.write();
+        let max_ts = self.max_ts.load(Ordering::Relaxed);
+        let end_rel = self.rel(self.end_offset());
+        if max_ts > idx.last_time() && end_rel > 0 {
+            idx.time.push(max_ts, end_rel);
+        }
+        idx.offset.0.trim()?;
+        idx.time.0.trim()?;
+        idx.offset.0.flush()?;
+        idx.time.0.flush()?;
+        idx.sealed = true;
         Ok(())
     }
 
-    /// Removes the segment's files.
-    pub fn delete(self) -> Result<(), LogError> {
-        for path in [self.log_path.clone(), self.index.path().to_path_buf(), self.time_index.path().to_path_buf()] {
-            match std::fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+    /// Makes a sealed (trimmed) segment's indexes appendable again.
+    pub(crate) fn unseal(&self, index_bytes: usize) -> io::Result<()> {
+        let mut idx = self.idx.write();
+        idx.offset.0.make_writable(index_bytes)?;
+        idx.time.0.make_writable(index_bytes)?;
+        // The final time entry of a sealed segment stays valid: it covers all records so far.
+        idx.sealed = false;
+        Ok(())
+    }
+
+    pub(crate) fn index_full(&self) -> bool {
+        let idx = self.idx.read();
+        idx.offset.0.is_full() || idx.time.is_full_for_append()
+    }
+
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    pub(crate) fn delete_files(&self) {
+        for ext in ["log", "index", "timeindex"] {
+            let _ = fs::remove_file(self.path(ext));
+        }
+    }
+
+    /// Reads up to `len` bytes at `pos` (fewer at end of file).
+    pub(crate) fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let mut done = 0;
+        while done < len {
+            match self.file.read_at(&mut buf[done..], pos + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
-        Ok(())
+        buf.truncate(done);
+        Ok(buf)
+    }
+
+    /// Walks batches in `[from, to)`. With `verify`, each whole batch is validated
+    /// (CRC etc.); otherwise only headers are read. Stops at torn/corrupt data or when
+    /// the callback says so.
+    pub(crate) fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        verify: bool,
+        mut f: impl FnMut(u64, &BatchHeader) -> Step,
+    ) -> io::Result<ScanResult> {
+        let mut pos = from;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut buf_pos = from;
+        let mut bytes_read = 0u64;
+        let bad = |pos, msg: String, bytes_read| Ok(ScanResult { end: pos, stop: Some(ScanStop::Bad(msg)), bytes_read });
+        while pos < to {
+            let avail = to - pos;
+            if avail < BatchHeader::SIZE as u64 {
+                return bad(pos, format!("{avail} trailing bytes, less than a batch header"), bytes_read);
+            }
+            let in_buf = |p: u64, n: u64, buf: &Vec<u8>, buf_pos: u64| p >= buf_pos && p + n <= buf_pos + buf.len() as u64;
+            if !in_buf(pos, BatchHeader::SIZE as u64, &buf, buf_pos) {
+                buf = self.read_at(pos, (avail as usize).min(CHUNK))?;
+                bytes_read += buf.len() as u64;
+                buf_pos = pos;
+                if buf.len() < BatchHeader::SIZE {
+                    return bad(pos, "file shorter than expected".into(), bytes_read);
+                }
+            }
+            let off = (pos - buf_pos) as usize;
+            let h = match BatchHeader::parse(&buf[off..]) {
+                Ok(h) => h,
+                Err(e) => return bad(pos, e.to_string(), bytes_read),
+            };
+            if h.magic != 2 || h.batch_length < crate::record::MIN_BATCH_LENGTH {
+                return bad(pos, format!("bad batch header (magic {}, length {})", h.magic, h.batch_length), bytes_read);
+            }
+            let total = h.total_size() as u64;
+            if total > avail {
+                return bad(pos, format!("torn batch: {total} bytes declared, {avail} present"), bytes_read);
+            }
+            if verify {
+                let checked = if in_buf(pos, total, &buf, buf_pos) {
+                    BatchHeader::validate(&buf[off..off + total as usize])
+                } else if total as usize <= CHUNK {
+                    buf = self.read_at(pos, (avail as usize).min(CHUNK))?;
+                    bytes_read += buf.len() as u64;
+                    buf_pos = pos;
+                    BatchHeader::validate(&buf)
+                } else {
+                    let whole = self.read_at(pos, total as usize)?;
+                    bytes_read += whole.len() as u64;
+                    BatchHeader::validate(&whole)
+                };
+                if let Err(e) = checked {
+                    return bad(pos, e.to_string(), bytes_read);
+                }
+            }
+            match f(pos, &h) {
+                Step::Continue => {}
+                Step::Stop => return Ok(ScanResult { end: pos, stop: Some(ScanStop::Callback), bytes_read }),
+                Step::Corrupt(msg) => return bad(pos, msg, bytes_read),
+            }
+            pos += total;
+        }
+        Ok(ScanResult { end: pos, stop: None, bytes_read })
+    }
+
+    /// Position and header of the first batch whose last offset is `>= offset`, among
+    /// the first `limit` bytes. Starts from the offset index; if the indexed position
+    /// does not lead to a batch boundary, starts over from the segment's beginning.
+    pub(crate) fn locate(&self, offset: i64, limit: u64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let start = self.idx.read().offset.floor_position(self.rel(offset));
+        let start = if start >= limit { 0 } else { start };
+        let mut found = None;
+        let res = self.scan(start, limit, false, |pos, h| {
+            if h.last_offset() >= offset {
+                found = Some((pos, *h));
+                Step::Stop
+            } else {
+                Step::Continue
+            }
+        })?;
+        if found.is_none() && start > 0 && matches!(res.stop, Some(ScanStop::Bad(_))) {
+            let res = self.scan(0, limit, false, |pos, h| {
+                if h.last_offset() >= offset {
+                    found = Some((pos, *h));
+                    Step::Stop
+                } else {
+                    Step::Continue
+                }
+            })?;
+            let _ = res;
+        }
+        Ok(found)
     }
 }

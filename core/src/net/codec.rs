@@ -8,6 +8,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeade
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 
+use super::legacy;
 use crate::broker::versions;
 
 /// Why a frame could not be turned into a request. The connection is closed.
@@ -32,13 +33,16 @@ pub enum CodecError {
 
 /// A decoded request frame.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // the small variant is rare; boxing would cost every request
 pub enum DecodedRequest {
     /// A request the broker implements.
     Request {
-        /// The request header (correlation id, client id).
+        /// The request header (correlation id, client id, version on the wire).
         header: RequestHeader,
         /// Which API.
         api_key: ApiKey,
+        /// The version `body` was decoded as (above the wire version for legacy requests).
+        version: i16,
         /// The typed body.
         body: RequestKind,
     },
@@ -68,13 +72,18 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, CodecError> {
     let decoded = catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
         let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
             .map_err(|e| e.to_string())?;
-        let body = RequestKind::decode(api_key, &mut frame, version).map_err(|e| e.to_string())?;
-        Ok((header, body))
+        let (mut body, body_version) = if legacy::is_legacy(api_key, version) {
+            legacy::upgrade_request(api_key, version, frame)?
+        } else {
+            (frame, version)
+        };
+        let request = RequestKind::decode(api_key, &mut body, body_version).map_err(|e| e.to_string())?;
+        Ok((header, body_version, request))
     }))
     .map_err(|_| malformed("decoder panicked".into()))?
     .map_err(malformed)?;
-    let (header, body) = decoded;
-    Ok(DecodedRequest::Request { header, api_key, body })
+    let (header, version, body) = decoded;
+    Ok(DecodedRequest::Request { header, api_key, version, body })
 }
 
 /// Encodes a response frame (length prefix, header, body) into `out`.
@@ -91,7 +100,11 @@ pub fn encode_response(
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
     header.encode(out, api_key.response_header_version(version)).map_err(|e| fail(e.to_string()))?;
-    response.encode(out, version).map_err(|e| fail(e.to_string()))?;
+    if legacy::is_legacy(api_key, version) {
+        legacy::encode_response_body(version, response, out).map_err(fail)?;
+    } else {
+        response.encode(out, version).map_err(|e| fail(e.to_string()))?;
+    }
     let len = i32::try_from(out.len() - start - 4).map_err(|_| fail("response larger than 2 GiB".into()))?;
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
     Ok(())

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::codec::{decode_request, encode_response, encode_unsupported_api_versions, DecodedRequest};
-use crate::broker::Broker;
+use crate::broker::{Broker, RequestContext};
 
 /// Network limits.
 #[derive(Debug, Clone)]
@@ -80,7 +80,7 @@ impl Server {
                         let config = self.config.clone();
                         let stop = stop_rx.clone();
                         connections.spawn(async move {
-                            if let Err(e) = serve_connection(stream, broker, config, stop).await {
+                            if let Err(e) = serve_connection(stream, peer, broker, config, stop).await {
                                 tracing::debug!(%peer, error = %e, "connection closed");
                             }
                         });
@@ -118,6 +118,7 @@ enum ConnectionError {
 
 async fn serve_connection(
     stream: TcpStream,
+    peer: SocketAddr,
     broker: Arc<Broker>,
     config: ServerConfig,
     mut stop: watch::Receiver<bool>,
@@ -147,14 +148,17 @@ async fn serve_connection(
                 DecodedRequest::UnsupportedApiVersions { correlation_id } => {
                     encode_unsupported_api_versions(correlation_id, &mut out)?;
                 }
-                DecodedRequest::Request { header, api_key, body } => {
-                    let version = header.request_api_version;
+                DecodedRequest::Request { header, api_key, version, body } => {
                     let no_response = matches!(&body, RequestKind::Produce(p) if p.acks == 0);
-                    let response = broker.handle(version, body).await;
+                    let context = RequestContext {
+                        client_id: header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+                        client_host: format!("/{}", peer.ip()),
+                    };
+                    let response = broker.handle(&context, version, body).await;
                     if no_response {
                         continue;
                     }
-                    encode_response(header.correlation_id, api_key, version, &response, &mut out)?;
+                    encode_response(header.correlation_id, api_key, header.request_api_version, &response, &mut out)?;
                 }
             }
             if tx.send(out).await.is_err() {

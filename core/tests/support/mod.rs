@@ -74,7 +74,13 @@ impl TestBroker {
 
     /// Stops the broker and opens a new one on the same data directory (new port).
     pub async fn restart(self) -> TestBroker {
+        self.restart_after(|| {}).await
+    }
+
+    /// Like `restart`, running `while_stopped` between stop and start.
+    pub async fn restart_after(self, while_stopped: impl FnOnce()) -> TestBroker {
         let dir = self.stop_keeping_data().await;
+        while_stopped();
         Self::start_in(dir, ServerConfig::default(), |_| {}).await
     }
 

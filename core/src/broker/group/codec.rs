@@ -263,7 +263,9 @@ pub(crate) fn encode_batch(entries: &[(Bytes, Option<Bytes>)], now_ms: i64) -> R
             producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
-            sequence: -1,
+            // offset - sequence must be constant for the encoder to keep one batch;
+            // the batch's base sequence stays -1 (no idempotent producer).
+            sequence: i as i32 - 1,
             timestamp: now_ms,
             key: Some(k.clone()),
             value: v.clone(),
@@ -354,6 +356,13 @@ mod tests {
             metadata: String::new(),
             commit_timestamp: 0,
         }))), (gk.clone(), None)], 1).unwrap();
+        // A valid v2 batch header: magic 2, CRC-32C over attributes..end, no producer.
+        assert_eq!(batch[16], 2);
+        let crc = u32::from_be_bytes(batch[17..21].try_into().unwrap());
+        assert_eq!(crc, crc32c::crc32c(&batch[21..]));
+        assert_eq!(i64::from_be_bytes(batch[43..51].try_into().unwrap()), -1, "producer id");
+        assert_eq!(i32::from_be_bytes(batch[53..57].try_into().unwrap()), -1, "base sequence");
+        assert_eq!(i32::from_be_bytes(batch[57..61].try_into().unwrap()), 2, "record count");
         let split = split_batches(batch.clone());
         assert_eq!(split.len(), 1);
         assert_eq!(split[0].1, 2);

@@ -54,6 +54,9 @@ pub struct GroupConfig {
     pub max_session_timeout_ms: i32,
     /// `offset.metadata.max.bytes`: longer commit metadata is refused.
     pub offset_metadata_max_bytes: usize,
+    /// An Empty group without committed offsets is removed (with a tombstone) after
+    /// staying so this long (Kafka does it in its periodic offsets cleanup).
+    pub empty_group_retention_ms: u64,
 }
 
 impl Default for GroupConfig {
@@ -63,6 +66,7 @@ impl Default for GroupConfig {
             min_session_timeout_ms: 6000,
             max_session_timeout_ms: 1_800_000,
             offset_metadata_max_bytes: 4096,
+            empty_group_retention_ms: 600_000,
         }
     }
 }
@@ -181,31 +185,37 @@ impl GroupCoordinator {
 
     /// OffsetCommit.
     pub fn offset_commit(self: &Arc<Self>, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
+        self.ensure_timer();
         self.do_offset_commit(req, version)
     }
 
     /// OffsetFetch (single group before v8, multiple groups from v8).
     pub fn offset_fetch(self: &Arc<Self>, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
+        self.ensure_timer();
         self.do_offset_fetch(req, version)
     }
 
     /// ListGroups.
     pub fn list_groups(self: &Arc<Self>, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
+        self.ensure_timer();
         self.do_list_groups(req, version)
     }
 
     /// DescribeGroups.
     pub fn describe_groups(self: &Arc<Self>, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
+        self.ensure_timer();
         self.do_describe_groups(req, version)
     }
 
     /// DeleteGroups (only empty groups).
     pub fn delete_groups(self: &Arc<Self>, req: DeleteGroupsRequest, version: i16) -> DeleteGroupsResponse {
+        self.ensure_timer();
         self.do_delete_groups(req, version)
     }
 
     /// OffsetDelete.
     pub fn offset_delete(self: &Arc<Self>, req: OffsetDeleteRequest, version: i16) -> OffsetDeleteResponse {
+        self.ensure_timer();
         self.do_offset_delete(req, version)
     }
 
@@ -255,10 +265,28 @@ impl GroupCoordinator {
             return None;
         }
         let mut next: Option<Instant> = None;
+        let wall = now_ms();
+        let retention = self.config.empty_group_retention_ms.min(i64::MAX as u64) as i64;
+        let mut idle = Vec::new();
         for group in inner.groups.values_mut() {
             self.tick_group(group, now);
             if let Some(t) = group.next_deadline() {
                 next = Some(next.map_or(t, |n| n.min(t)));
+            }
+            if group.state == GroupState::Empty
+                && group.members.is_empty()
+                && group.pending.is_empty()
+                && group.offsets.is_empty()
+                && wall.saturating_sub(group.state_timestamp) >= retention
+            {
+                idle.push(group.id.clone());
+            }
+        }
+        for id in idle {
+            // Only groups that reached a generation have metadata in the log.
+            let persisted = inner.groups.get(&id).is_some_and(|g| g.generation > 0);
+            if !persisted || self.persist(&[(codec::group_key(&id), None)]).is_ok() {
+                inner.groups.remove(&id);
             }
         }
         next

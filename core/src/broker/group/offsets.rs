@@ -277,7 +277,7 @@ impl GroupCoordinator {
             return r;
         }
         let subscribed = group.subscribed_topics();
-        let is_subscribed = |topic: &str| subscribed.as_ref().map_or(true, |s| s.contains(topic));
+        let is_subscribed = |topic: &str| subscribed.as_ref().is_none_or(|s| s.contains(topic));
         let mut records = Vec::new();
         let mut deleted = Vec::new();
         let mut topics = Vec::new();
@@ -357,7 +357,7 @@ fn fetch_topics(
             let mut out: Vec<OffsetFetchResponseTopic> = Vec::new();
             if let Some(g) = group {
                 for ((topic, index), v) in &g.offsets {
-                    if out.last().map_or(true, |t| t.name.as_str() != topic) {
+                    if out.last().is_none_or(|t| t.name.as_str() != topic) {
                         let mut t = OffsetFetchResponseTopic::default();
                         t.name = StrBytes::from_string(topic.clone()).into();
                         out.push(t);
@@ -377,7 +377,8 @@ pub(super) fn replay(journal: &dyn OffsetJournal) -> Result<HashMap<String, Grou
     let mut groups: HashMap<String, Group> = HashMap::new();
     let mut metadata: HashMap<String, GroupValue> = HashMap::new();
     let now_wall = now_ms();
-    for batch in journal.replay()? {
+    let batches = journal.replay()?.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
+    for batch in batches {
         for (key, value) in codec::decode_batch(&batch) {
             match codec::decode_key(&key) {
                 Some(LogKey::Offset { group, topic, partition }) => match value {
