@@ -31,7 +31,7 @@ fi
 # --- Python clients -------------------------------------------------------------
 PYTHON="${PYTHON:-python3}"
 log "installing Python requirements"
-"$PYTHON" -m pip install --disable-pip-version-check -q -r tests/interop/requirements.txt
+"$PYTHON" -m pip install --disable-pip-version-check --root-user-action=ignore -q -r tests/interop/requirements.txt
 
 # --- Node clients -----------------------------------------------------------------
 log "installing Node dependencies (kafkajs)"

@@ -103,6 +103,7 @@ class KlogServer:
         self.stderr_paths.append(stderr_path)
         env = dict(os.environ)
         env.setdefault("RUST_BACKTRACE", "1")
+        env.setdefault("NO_COLOR", "1")  # plain stderr logs
         with open(stderr_path, "wb") as stderr:
             proc = subprocess.Popen(
                 self.args(),
@@ -135,7 +136,7 @@ class KlogServer:
                 self.kill()
                 raise KlogServerError(
                     f"klog-server did not print its ready line within {START_TIMEOUT}s; "
-                    f"stdout={seen!r}\n{self.stderr_tail()}"
+                    f"stdout={seen!r}\n{self.stderr_tail(4000)}"
                 )
             try:
                 line = lines.get(timeout=remaining)
@@ -146,7 +147,7 @@ class KlogServer:
                 self._forget()
                 raise KlogServerError(
                     f"klog-server exited with {code} before becoming ready; stdout={seen!r}\n"
-                    f"{self.stderr_tail()}"
+                    f"{self.stderr_tail(4000)}"
                 )
             seen.append(line)
             m = READY_RE.match(line)

@@ -56,7 +56,7 @@ export class KlogServer {
       '--listeners', 'PLAINTEXT://127.0.0.1:0',
       '--group-initial-rebalance-delay-ms', '0',
       ...this.extraArgs,
-    ], { stdio: ['ignore', 'pipe', fd] });
+    ], { stdio: ['ignore', 'pipe', fd], env: { NO_COLOR: '1', RUST_BACKTRACE: '1', ...process.env } });
     closeSync(fd);
     this.proc = proc;
     live.add(this);
