@@ -54,10 +54,9 @@ async fn run(settings: Settings) -> Result<()> {
     config.advertised = advertised;
     config.num_partitions = settings.num_partitions;
     config.auto_create_topics = settings.auto_create_topics;
-    config.log = LogConfig::default()
-        .with_overrides(&settings.topic_defaults)
-        .context("invalid topic default")?;
-    config.group = GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
+    config.log = LogConfig::default().with_overrides(&settings.topic_defaults).context("invalid topic default")?;
+    config.group =
+        GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
     let broker = Broker::open(config).context("cannot open the broker")?;
     let server_config = ServerConfig {
         max_request_bytes: settings.socket_request_max_bytes,
