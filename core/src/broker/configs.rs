@@ -163,33 +163,34 @@ impl Broker {
     ) -> IncrementalAlterConfigsResponse {
         let mut response = IncrementalAlterConfigsResponse::default();
         for resource in req.resources {
-            let outcome =
-                self.set_topic_overrides(
-                    resource.resource_type,
-                    resource.resource_name.as_str(),
-                    |current| {
-                        let mut next = current.clone();
-                        for change in &resource.configs {
-                            let key = change.name.to_string();
-                            match (change.config_operation, &change.value) {
-                                (OP_SET, Some(value)) => {
-                                    next.insert(key, value.to_string());
-                                }
-                                (OP_DELETE, _) => {
-                                    next.remove(&key);
-                                }
-                                (op, _) => return Err((
+            let outcome = self.set_topic_overrides(
+                resource.resource_type,
+                resource.resource_name.as_str(),
+                |current| {
+                    let mut next = current.clone();
+                    for change in &resource.configs {
+                        let key = change.name.to_string();
+                        match (change.config_operation, &change.value) {
+                            (OP_SET, Some(value)) => {
+                                next.insert(key, value.to_string());
+                            }
+                            (OP_DELETE, _) => {
+                                next.remove(&key);
+                            }
+                            (op, _) => {
+                                return Err((
                                     ResponseError::InvalidConfig.code(),
                                     format!(
                                         "operation {op} on {key:?} is not supported (only SET with a value and DELETE)"
                                     ),
-                                )),
+                                ))
                             }
                         }
-                        Ok(next)
-                    },
-                    req.validate_only,
-                );
+                    }
+                    Ok(next)
+                },
+                req.validate_only,
+            );
             let mut r = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
             r.resource_type = resource.resource_type;
             r.resource_name = resource.resource_name;
