@@ -62,6 +62,7 @@ impl fmt::Display for ErrorKind {
 pub struct Error {
     kind: ErrorKind,
     message: String,
+    kafka_code: Option<i16>,
     source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
@@ -71,7 +72,18 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error { kind, message: message.into(), source: None }
+        Error { kind, message: message.into(), kafka_code: None, source: None }
+    }
+
+    /// Attaches the Kafka error code a broker answered with.
+    pub fn with_kafka_code(mut self, code: i16) -> Self {
+        self.kafka_code = Some(code);
+        self
+    }
+
+    /// The Kafka error code behind this error, when a broker sent one.
+    pub fn kafka_code(&self) -> Option<i16> {
+        self.kafka_code
     }
 
     /// Attaches the underlying cause.
@@ -98,6 +110,11 @@ impl Error {
     /// Shorthand for an [`ErrorKind::Corrupt`] error.
     pub fn corrupt(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Corrupt, message)
+    }
+
+    /// Shorthand for an [`ErrorKind::Closed`] error.
+    pub fn closed(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Closed, message)
     }
 
     /// Shorthand for an [`ErrorKind::Internal`] error.
