@@ -81,7 +81,8 @@ fn read_limits_and_bounds() {
     let d = tempfile::tempdir().unwrap();
     let log = open(d.path(), LogConfig::default());
     let a = log.append(batch(5, 1, "a"), 0, now_ms()).unwrap(); // 0..=4
-    let b = log.append(batch_with(Spec { records: 3, value_len: 2000, ..Default::default() }, "big"), 0, now_ms()).unwrap(); // 5..=7
+    let b =
+        log.append(batch_with(Spec { records: 3, value_len: 2000, ..Default::default() }, "big"), 0, now_ms()).unwrap(); // 5..=7
     let c = log.append(batch(2, 1, "c"), 0, now_ms()).unwrap(); // 8..=9
     assert_eq!((a.base_offset, b.base_offset, c.base_offset, c.last_offset), (0, 5, 8, 9));
 
@@ -110,7 +111,10 @@ fn read_limits_and_bounds() {
 
     // log end and out of range
     assert!(log.read(10, 100, i64::MAX, true).unwrap().records.is_empty());
-    assert!(matches!(log.read(11, 100, i64::MAX, true), Err(LogError::OffsetOutOfRange { offset: 11, log_end: 10, .. })));
+    assert!(matches!(
+        log.read(11, 100, i64::MAX, true),
+        Err(LogError::OffsetOutOfRange { offset: 11, log_end: 10, .. })
+    ));
     assert!(matches!(log.read(-1, 100, i64::MAX, true), Err(LogError::OffsetOutOfRange { .. })));
 }
 
@@ -142,7 +146,12 @@ fn offset_for_timestamp_finds_first_record() {
     let log = open(d.path(), small_config());
     // batch i holds 3 records with timestamps 1000+100i, +10, +20
     for i in 0..40 {
-        log.append(batch_with(Spec { records: 3, timestamp: 1000 + 100 * i, ts_step: 10, ..Default::default() }, "t"), 0, 0).unwrap();
+        log.append(
+            batch_with(Spec { records: 3, timestamp: 1000 + 100 * i, ts_step: 10, ..Default::default() }, "t"),
+            0,
+            0,
+        )
+        .unwrap();
     }
     assert!(log.segment_count() > 2);
     assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 1000)));
@@ -243,7 +252,12 @@ fn old_log_with_segments(d: &std::path::Path, cfg: LogConfig) -> PartitionLog {
     for i in 0..30 {
         // timestamps: first half ancient, second half recent
         let ts = if i < 15 { 1_000 } else { now_ms() };
-        log.append(batch_with(Spec { records: 2, timestamp: ts, value_len: 100, ..Default::default() }, "r"), 0, now_ms()).unwrap();
+        log.append(
+            batch_with(Spec { records: 2, timestamp: ts, value_len: 100, ..Default::default() }, "r"),
+            0,
+            now_ms(),
+        )
+        .unwrap();
     }
     log
 }

@@ -24,8 +24,11 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn last_log_file(dir: &Path) -> PathBuf {
-    let mut logs: Vec<PathBuf> =
-        fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "log")).collect();
+    let mut logs: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "log"))
+        .collect();
     logs.sort();
     logs.pop().unwrap()
 }
@@ -67,8 +70,22 @@ fn clean_close_reopen_reads_almost_nothing() {
     let cfg = LogConfig { segment_bytes: 64 * 1024, ..LogConfig::default() };
     let log = PartitionLog::open(d.path(), cfg.clone()).unwrap();
     for i in 0..400 {
-        log.append(batch_with(Spec { records: 4, value_len: 300, producer_id: 1, producer_epoch: 0, base_sequence: i * 4, ..Default::default() }, "c"), 1, 0)
-            .unwrap();
+        log.append(
+            batch_with(
+                Spec {
+                    records: 4,
+                    value_len: 300,
+                    producer_id: 1,
+                    producer_epoch: 0,
+                    base_sequence: i * 4,
+                    ..Default::default()
+                },
+                "c",
+            ),
+            1,
+            0,
+        )
+        .unwrap();
     }
     let leo = log.log_end_offset();
     let total = log.size_bytes();
@@ -105,7 +122,19 @@ fn build(dir: &Path, cfg: &LogConfig, batches: usize) -> Vec<(i64, i64, u64)> {
     let mut v = Vec::new();
     for i in 0..batches {
         let info = log
-            .append(batch_with(Spec { records: 1 + i % 3, value_len: 20 + (i * 37) % 150, timestamp: 1000 + i as i64, ..Default::default() }, "t"), 0, 0)
+            .append(
+                batch_with(
+                    Spec {
+                        records: 1 + i % 3,
+                        value_len: 20 + (i * 37) % 150,
+                        timestamp: 1000 + i as i64,
+                        ..Default::default()
+                    },
+                    "t",
+                ),
+                0,
+                0,
+            )
             .unwrap();
         v.push((info.base_offset, info.last_offset, 0));
         if i == batches / 2 {
@@ -275,7 +304,9 @@ fn crash_child_writer() {
     let mut i = log.log_end_offset();
     loop {
         let tag = format!("crash{i}");
-        let info = log.append(batch_with(Spec { records: 1 + (i % 3) as usize, value_len: 50, ..Default::default() }, &tag), 0, 0).unwrap();
+        let info = log
+            .append(batch_with(Spec { records: 1 + (i % 3) as usize, value_len: 50, ..Default::default() }, &tag), 0, 0)
+            .unwrap();
         writeln!(out, "ACK {} {} {}", info.base_offset, info.last_offset, tag).unwrap();
         out.flush().unwrap();
         i += 1;

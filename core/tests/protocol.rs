@@ -78,7 +78,8 @@ async fn api_versions_advertises_exactly_the_implemented_table() {
     let mut conn = broker.connect().await;
     let resp = conn.call(ApiVersionsRequest::default(), 3).await;
     assert_eq!(resp.error_code, 0);
-    let advertised: Vec<(i16, i16, i16)> = resp.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
+    let advertised: Vec<(i16, i16, i16)> =
+        resp.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
     let table: Vec<(i16, i16, i16)> =
         klog::broker::versions::SUPPORTED.iter().map(|&(k, min, max)| (k as i16, min, max)).collect();
     assert_eq!(advertised, table);
@@ -107,11 +108,11 @@ async fn api_versions_at_an_unknown_version_answers_v0_with_unsupported_version(
 async fn malformed_frames_close_the_connection_and_the_broker_keeps_serving() {
     let broker = TestBroker::start().await;
     let garbage: Vec<Vec<u8>> = vec![
-        vec![0, 0, 0, 2, 0, 3],                                   // too short for a header
-        vec![0, 0, 0, 8, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1],           // unknown api key
-        vec![0, 0, 0, 10, 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xfe],    // Metadata v9, truncated
-        vec![0xff, 0xff, 0xff, 0xf0],                             // negative length
-        vec![0x7f, 0xff, 0xff, 0xff],                             // length over the limit
+        vec![0, 0, 0, 2, 0, 3],                                // too short for a header
+        vec![0, 0, 0, 8, 0x7f, 0x7f, 0, 0, 0, 0, 0, 1],        // unknown api key
+        vec![0, 0, 0, 10, 0, 3, 0, 9, 0, 0, 0, 1, 0xff, 0xfe], // Metadata v9, truncated
+        vec![0xff, 0xff, 0xff, 0xf0],                          // negative length
+        vec![0x7f, 0xff, 0xff, 0xff],                          // length over the limit
         vec![0, 0, 0, 16, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], // Produce v3, bad arrays
         // Metadata v0 announcing 2^31-1 topics in 15 bytes: must not reserve gigabytes.
         vec![0, 0, 0, 15, 0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0x7f, 0xff, 0xff, 0xff, 0xb6],
@@ -133,9 +134,10 @@ async fn produce_then_fetch_returns_the_batches_with_assigned_offsets() {
     let broker = TestBroker::start().await;
     let mut conn = broker.connect().await;
     assert_eq!(create_topic(&mut conn, "events", 2, &[]).await, 0);
-    for (i, compression) in [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
-        .into_iter()
-        .enumerate()
+    for (i, compression) in
+        [Compression::None, Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd]
+            .into_iter()
+            .enumerate()
     {
         let resp = conn.call(produce_request("events", 1, batch(&[b"a", b"bb", b"ccc"], compression), -1), 9).await;
         let part = &resp.responses[0].partition_responses[0];
@@ -277,7 +279,10 @@ async fn topic_creation_validates_names_configs_and_duplicates() {
     assert_eq!(create_topic(&mut conn, "ok", 1, &[("retention.ms", "60000")]).await, 0);
     assert_eq!(create_topic(&mut conn, "ok", 1, &[]).await, ResponseError::TopicAlreadyExists.code());
     assert_eq!(create_topic(&mut conn, "bad name", 1, &[]).await, ResponseError::InvalidTopicException.code());
-    assert_eq!(create_topic(&mut conn, "cfg", 1, &[("retention.ms", "soon")]).await, ResponseError::InvalidConfig.code());
+    assert_eq!(
+        create_topic(&mut conn, "cfg", 1, &[("retention.ms", "soon")]).await,
+        ResponseError::InvalidConfig.code()
+    );
     assert_eq!(create_topic(&mut conn, "cfg", 1, &[("no.such.key", "1")]).await, ResponseError::InvalidConfig.code());
     assert_eq!(create_topic(&mut conn, "zero", 0, &[]).await, ResponseError::InvalidPartitions.code());
     broker.stop().await;
@@ -356,7 +361,9 @@ fn sample_request(key: ApiKey) -> RequestKind {
         ApiKey::AlterConfigs => RequestKind::AlterConfigs(AlterConfigsRequest::default()),
         ApiKey::CreatePartitions => RequestKind::CreatePartitions(CreatePartitionsRequest::default()),
         ApiKey::DeleteGroups => RequestKind::DeleteGroups(DeleteGroupsRequest::default()),
-        ApiKey::IncrementalAlterConfigs => RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default()),
+        ApiKey::IncrementalAlterConfigs => {
+            RequestKind::IncrementalAlterConfigs(IncrementalAlterConfigsRequest::default())
+        }
         ApiKey::OffsetDelete => RequestKind::OffsetDelete(OffsetDeleteRequest::default()),
         ApiKey::DescribeCluster => RequestKind::DescribeCluster(DescribeClusterRequest::default()),
         other => panic!("no sample request for {other:?}"),

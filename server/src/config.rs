@@ -12,7 +12,11 @@ use serde::Deserialize;
 
 /// Command line (each flag also reads its `KLOG_*` environment variable).
 #[derive(Debug, Parser)]
-#[command(name = "klog-server", version, about = "A Kafka-compatible broker. Every setting has a default: `klog-server` alone serves ./klog-data on 127.0.0.1:9092.")]
+#[command(
+    name = "klog-server",
+    version,
+    about = "A Kafka-compatible broker. Every setting has a default: `klog-server` alone serves ./klog-data on 127.0.0.1:9092."
+)]
 pub struct Args {
     /// TOML config file; flags and environment variables override its keys.
     #[arg(long, env = "KLOG_CONFIG")]
@@ -120,11 +124,8 @@ impl Settings {
             .parse()
             .or_else(|_| resolve_host(&host, port))
             .with_context(|| format!("listener {listeners:?} is not a valid address"))?;
-        let advertised = args
-            .advertised_listeners
-            .or(file.advertised_listeners)
-            .map(|a| parse_listener(&a))
-            .transpose()?;
+        let advertised =
+            args.advertised_listeners.or(file.advertised_listeners).map(|a| parse_listener(&a)).transpose()?;
         let mut topic_defaults: BTreeMap<String, String> = file
             .topic_defaults
             .into_iter()

@@ -54,10 +54,9 @@ async fn run(settings: Settings) -> Result<()> {
     config.advertised = advertised;
     config.num_partitions = settings.num_partitions;
     config.auto_create_topics = settings.auto_create_topics;
-    config.log = LogConfig::default()
-        .with_overrides(&settings.topic_defaults)
-        .context("invalid topic default")?;
-    config.group = GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
+    config.log = LogConfig::default().with_overrides(&settings.topic_defaults).context("invalid topic default")?;
+    config.group =
+        GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
     let broker = Broker::open(config).context("cannot open the broker")?;
     let server_config = ServerConfig {
         max_request_bytes: settings.socket_request_max_bytes,
@@ -106,7 +105,8 @@ async fn shutdown_signal() {
 fn init_logging(settings: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if settings.log_json {
         builder.json().init();
     } else {

@@ -6,8 +6,8 @@ use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicR
 use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{
-    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
-    DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
@@ -74,16 +74,20 @@ impl Broker {
                         tracing::info!(topic = name, partitions, "created topic");
                     }
                     if version >= 5 {
-                        let config = created.map(|t| t.config.clone()).unwrap_or_else(|| {
-                            self.topics.defaults().with_overrides(&overrides).unwrap_or_default()
-                        });
+                        let config = created
+                            .map(|t| t.config.clone())
+                            .unwrap_or_else(|| self.topics.defaults().with_overrides(&overrides).unwrap_or_default());
                         result.configs = Some(
                             config
                                 .to_map()
                                 .into_iter()
                                 .map(|(key, value)| {
                                     let mut c = CreatableTopicConfigs::default();
-                                    c.config_source = if overrides.contains_key(&key) { DYNAMIC_TOPIC_CONFIG } else { super::configs::DEFAULT_CONFIG };
+                                    c.config_source = if overrides.contains_key(&key) {
+                                        DYNAMIC_TOPIC_CONFIG
+                                    } else {
+                                        super::configs::DEFAULT_CONFIG
+                                    };
                                     c.name = StrBytes::from_string(key);
                                     c.value = Some(StrBytes::from_string(value));
                                     c
@@ -183,13 +187,12 @@ impl Broker {
             result.name = t.name.clone();
             let outcome = match self.topics.get(t.name.as_str()) {
                 None => Err(refusal(ResponseError::UnknownTopicOrPartition, "unknown topic")),
-                Some(_) => self
-                    .topics
-                    .add_partitions(t.name.as_str(), t.count, req.validate_only)
-                    .map_err(|e| match e.kind() {
-                        ErrorKind::Invalid => refusal(ResponseError::InvalidPartitions, e.message()),
-                        _ => storage_refusal(e),
-                    }),
+                Some(_) => self.topics.add_partitions(t.name.as_str(), t.count, req.validate_only).map_err(|e| match e
+                    .kind()
+                {
+                    ErrorKind::Invalid => refusal(ResponseError::InvalidPartitions, e.message()),
+                    _ => storage_refusal(e),
+                }),
             };
             if let Err((code, message)) = outcome {
                 result.error_code = code;

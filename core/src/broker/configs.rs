@@ -63,7 +63,8 @@ impl Broker {
                         .to_map()
                         .into_iter()
                         .map(|(k, v)| {
-                            let source = if topic.overrides.contains_key(&k) { DYNAMIC_TOPIC_CONFIG } else { DEFAULT_CONFIG };
+                            let source =
+                                if topic.overrides.contains_key(&k) { DYNAMIC_TOPIC_CONFIG } else { DEFAULT_CONFIG };
                             (k, v, source, false)
                         })
                         .collect()),
@@ -137,9 +138,12 @@ impl Broker {
                 .iter()
                 .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
                 .collect();
-            let outcome = self.set_topic_overrides(resource.resource_type, resource.resource_name.as_str(), |_| {
-                Ok(overrides)
-            }, req.validate_only);
+            let outcome = self.set_topic_overrides(
+                resource.resource_type,
+                resource.resource_name.as_str(),
+                |_| Ok(overrides),
+                req.validate_only,
+            );
             let mut r = AlterConfigsResourceResponse::default();
             r.resource_type = resource.resource_type;
             r.resource_name = resource.resource_name;
@@ -153,30 +157,39 @@ impl Broker {
     }
 
     /// IncrementalAlterConfigs: SET and DELETE single keys of a topic.
-    pub(super) fn incremental_alter_configs(&self, req: IncrementalAlterConfigsRequest) -> IncrementalAlterConfigsResponse {
+    pub(super) fn incremental_alter_configs(
+        &self,
+        req: IncrementalAlterConfigsRequest,
+    ) -> IncrementalAlterConfigsResponse {
         let mut response = IncrementalAlterConfigsResponse::default();
         for resource in req.resources {
-            let outcome = self.set_topic_overrides(resource.resource_type, resource.resource_name.as_str(), |current| {
-                let mut next = current.clone();
-                for change in &resource.configs {
-                    let key = change.name.to_string();
-                    match (change.config_operation, &change.value) {
-                        (OP_SET, Some(value)) => {
-                            next.insert(key, value.to_string());
+            let outcome =
+                self.set_topic_overrides(
+                    resource.resource_type,
+                    resource.resource_name.as_str(),
+                    |current| {
+                        let mut next = current.clone();
+                        for change in &resource.configs {
+                            let key = change.name.to_string();
+                            match (change.config_operation, &change.value) {
+                                (OP_SET, Some(value)) => {
+                                    next.insert(key, value.to_string());
+                                }
+                                (OP_DELETE, _) => {
+                                    next.remove(&key);
+                                }
+                                (op, _) => return Err((
+                                    ResponseError::InvalidConfig.code(),
+                                    format!(
+                                        "operation {op} on {key:?} is not supported (only SET with a value and DELETE)"
+                                    ),
+                                )),
+                            }
                         }
-                        (OP_DELETE, _) => {
-                            next.remove(&key);
-                        }
-                        (op, _) => {
-                            return Err((
-                                ResponseError::InvalidConfig.code(),
-                                format!("operation {op} on {key:?} is not supported (only SET with a value and DELETE)"),
-                            ))
-                        }
-                    }
-                }
-                Ok(next)
-            }, req.validate_only);
+                        Ok(next)
+                    },
+                    req.validate_only,
+                );
             let mut r = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
             r.resource_type = resource.resource_type;
             r.resource_name = resource.resource_name;

@@ -172,9 +172,9 @@ impl Broker {
             Rq::DescribeCluster(r) => Rs::DescribeCluster(self.describe_cluster(r)),
             Rq::FindCoordinator(r) => Rs::FindCoordinator(self.find_coordinator(r, version)),
             Rq::InitProducerId(r) => Rs::InitProducerId(self.init_producer_id(r)),
-            Rq::JoinGroup(r) => Rs::JoinGroup(
-                self.groups.join_group_from(r, version, &context.client_id, &context.client_host).await,
-            ),
+            Rq::JoinGroup(r) => {
+                Rs::JoinGroup(self.groups.join_group_from(r, version, &context.client_id, &context.client_host).await)
+            }
             Rq::SyncGroup(r) => Rs::SyncGroup(self.groups.sync_group(r, version).await),
             Rq::Heartbeat(r) => Rs::Heartbeat(self.groups.heartbeat(r, version)),
             Rq::LeaveGroup(r) => Rs::LeaveGroup(self.groups.leave_group(r, version)),
@@ -216,11 +216,34 @@ pub fn api_key_of(request: &RequestKind) -> Option<ApiKey> {
             match request { $(RequestKind::$name(_) => Some(ApiKey::$name),)* _ => None }
         };
     }
-    keys!(Produce, Fetch, ListOffsets, Metadata, OffsetCommit, OffsetFetch, FindCoordinator, JoinGroup,
-        Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups, ApiVersions, CreateTopics,
-        DeleteTopics, DeleteRecords, InitProducerId, OffsetForLeaderEpoch, DescribeConfigs,
-        AlterConfigs, CreatePartitions, DeleteGroups, IncrementalAlterConfigs, OffsetDelete,
-        DescribeCluster)
+    keys!(
+        Produce,
+        Fetch,
+        ListOffsets,
+        Metadata,
+        OffsetCommit,
+        OffsetFetch,
+        FindCoordinator,
+        JoinGroup,
+        Heartbeat,
+        LeaveGroup,
+        SyncGroup,
+        DescribeGroups,
+        ListGroups,
+        ApiVersions,
+        CreateTopics,
+        DeleteTopics,
+        DeleteRecords,
+        InitProducerId,
+        OffsetForLeaderEpoch,
+        DescribeConfigs,
+        AlterConfigs,
+        CreatePartitions,
+        DeleteGroups,
+        IncrementalAlterConfigs,
+        OffsetDelete,
+        DescribeCluster
+    )
 }
 
 /// Milliseconds since the Unix epoch.

@@ -71,7 +71,11 @@ impl Broker {
 
 /// Appends on a blocking thread when the flush policy fsyncs; inline otherwise
 /// (a page-cache write is short enough for the async worker).
-async fn append(log: std::sync::Arc<crate::log::PartitionLog>, records: Bytes, fsync: bool) -> Result<AppendInfo, LogError> {
+async fn append(
+    log: std::sync::Arc<crate::log::PartitionLog>,
+    records: Bytes,
+    fsync: bool,
+) -> Result<AppendInfo, LogError> {
     let now = now_ms();
     let info = if fsync {
         let log = log.clone();
@@ -85,4 +89,3 @@ async fn append(log: std::sync::Arc<crate::log::PartitionLog>, records: Bytes, f
     log.advance_high_watermark(info.last_offset + 1);
     Ok(info)
 }
-

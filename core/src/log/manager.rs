@@ -109,7 +109,8 @@ impl LogManager {
                 tracing::warn!(topic = %t, partition = p, error = %e, "close before delete failed");
             }
             let path = log.dir().to_path_buf();
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+            let nanos =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
             let doomed = self.dir.join(format!("{t}-{p}.{nanos}{DELETE_SUFFIX}"));
             let res = fs::rename(&path, &doomed).and_then(|_| fs::remove_dir_all(&doomed));
             if let Err(e) = res {

@@ -158,10 +158,8 @@ impl PartitionLog {
                 let _ = fs::remove_file(entry.path());
             } else if let Some(b) = name.strip_suffix(".log").and_then(segment::parse_base) {
                 bases.push(b);
-            } else if let Some(b) = name
-                .strip_suffix(".index")
-                .or_else(|| name.strip_suffix(".timeindex"))
-                .and_then(segment::parse_base)
+            } else if let Some(b) =
+                name.strip_suffix(".index").or_else(|| name.strip_suffix(".timeindex")).and_then(segment::parse_base)
             {
                 index_files.push((b, entry.path()));
             }
@@ -175,7 +173,10 @@ impl PartitionLog {
 
         let ckpt = PartitionCheckpoint::read(dir);
         let rp = ckpt.map(|c| c.recovery_point).unwrap_or(i64::MIN);
-        let mut info = RecoveryInfo { checkpoint_recovery_point: ckpt.map(|c| c.recovery_point).unwrap_or(-1), ..Default::default() };
+        let mut info = RecoveryInfo {
+            checkpoint_recovery_point: ckpt.map(|c| c.recovery_point).unwrap_or(-1),
+            ..Default::default()
+        };
         let mut epochs = EpochCache { entries: checkpoint::read_epochs(dir), dirty: false };
         let interval = config.index_interval_bytes as u64;
         let index_bytes = config.segment_index_bytes;
@@ -539,12 +540,23 @@ impl PartitionLog {
 
     /// Reads whole batches from `offset` up to `max_bytes` (at least one batch when
     /// `min_one_batch`), never past `upper_bound` (usually the high watermark).
-    pub fn read(&self, offset: i64, max_bytes: usize, upper_bound: i64, min_one_batch: bool) -> Result<ReadResult, LogError> {
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, LogError> {
         let leo = self.leo.load(Ordering::Acquire);
         let segs = self.segments();
         let log_start = self.log_start.load(Ordering::Acquire);
         let hw = self.hw.load(Ordering::Acquire);
-        let result = |records: Bytes| ReadResult { records, high_watermark: hw, log_start_offset: log_start, log_end_offset: leo };
+        let result = |records: Bytes| ReadResult {
+            records,
+            high_watermark: hw,
+            log_start_offset: log_start,
+            log_end_offset: leo,
+        };
         let out_of_range = || LogError::OffsetOutOfRange { offset, log_start, log_end: leo };
         if offset < log_start || offset > leo {
             return Err(out_of_range());
@@ -728,7 +740,11 @@ impl PartitionLog {
         let hw = self.hw.load(Ordering::Acquire);
         let start = self.log_start.load(Ordering::Acquire);
         if offset > hw || offset < 0 {
-            return Err(LogError::OffsetOutOfRange { offset, log_start: start, log_end: self.leo.load(Ordering::Acquire) });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: start,
+                log_end: self.leo.load(Ordering::Acquire),
+            });
         }
         if offset <= start {
             return Ok(start);
@@ -740,7 +756,11 @@ impl PartitionLog {
     }
 
     /// Deletes closed segments that lie wholly below `start` (already the log start).
-    fn drop_segments_below(&self, start: i64, mut st: parking_lot::MutexGuard<'_, AppendState>) -> Result<(), LogError> {
+    fn drop_segments_below(
+        &self,
+        start: i64,
+        mut st: parking_lot::MutexGuard<'_, AppendState>,
+    ) -> Result<(), LogError> {
         let segs = self.segments();
         let n = segs.len();
         let mut k = 0;
@@ -977,7 +997,9 @@ fn recover_segment(
                 max_ts = m;
                 end = if e > seg.base { e } else { end };
                 // entries must point below the verified prefix
-                let keep = (0..idx.offset.0.len()).take_while(|&i| u64::from(idx.offset.get(i).1) < verify_from.max(1)).count();
+                let keep = (0..idx.offset.0.len())
+                    .take_while(|&i| u64::from(idx.offset.get(i).1) < verify_from.max(1))
+                    .count();
                 idx.offset.0.truncate_entries(keep);
                 let end_rel = seg.rel(end);
                 let keep = (0..idx.time.0.len()).take_while(|&i| idx.time.get(i).1 <= end_rel).count();

@@ -76,7 +76,11 @@ impl ProducerState {
         }
         if h.producer_epoch > e.epoch {
             if h.base_sequence != 0 {
-                return Err(LogError::OutOfOrderSequence { producer_id: h.producer_id, expected: 0, got: h.base_sequence });
+                return Err(LogError::OutOfOrderSequence {
+                    producer_id: h.producer_id,
+                    expected: 0,
+                    got: h.base_sequence,
+                });
             }
             return Ok(Check::Append);
         }
@@ -87,7 +91,11 @@ impl ProducerState {
         if let Some(last) = e.batches.back() {
             let expected = increment_sequence(last.last_seq, 1);
             if h.base_sequence != expected {
-                return Err(LogError::OutOfOrderSequence { producer_id: h.producer_id, expected, got: h.base_sequence });
+                return Err(LogError::OutOfOrderSequence {
+                    producer_id: h.producer_id,
+                    expected,
+                    got: h.base_sequence,
+                });
             }
         }
         Ok(Check::Append)
@@ -97,7 +105,12 @@ impl ProducerState {
     pub(crate) fn apply(entry: &mut ProducerEntry, h: &BatchHeader) {
         entry.record(
             h.producer_epoch,
-            BatchMeta { first_seq: h.base_sequence, last_seq: h.last_sequence(), base_offset: h.base_offset, last_offset: h.last_offset() },
+            BatchMeta {
+                first_seq: h.base_sequence,
+                last_seq: h.last_sequence(),
+                base_offset: h.base_offset,
+                last_offset: h.last_offset(),
+            },
         );
     }
 
@@ -106,7 +119,10 @@ impl ProducerState {
         if h.producer_id < 0 {
             return;
         }
-        let entry = self.producers.entry(h.producer_id).or_insert_with(|| ProducerEntry { epoch: h.producer_epoch, batches: VecDeque::new() });
+        let entry = self
+            .producers
+            .entry(h.producer_id)
+            .or_insert_with(|| ProducerEntry { epoch: h.producer_epoch, batches: VecDeque::new() });
         if h.producer_epoch < entry.epoch {
             return;
         }
@@ -259,7 +275,15 @@ mod tests {
         let mut s = ProducerState::default();
         let mut e = ProducerEntry { epoch: 3, batches: VecDeque::new() };
         for i in 0..7 {
-            e.record(3, BatchMeta { first_seq: i * 2, last_seq: i * 2 + 1, base_offset: 100 + i as i64, last_offset: 101 + i as i64 });
+            e.record(
+                3,
+                BatchMeta {
+                    first_seq: i * 2,
+                    last_seq: i * 2 + 1,
+                    base_offset: 100 + i as i64,
+                    last_offset: 101 + i as i64,
+                },
+            );
         }
         assert_eq!(e.batches.len(), RETAINED_BATCHES);
         s.producers.insert(42, e);

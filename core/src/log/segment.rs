@@ -106,7 +106,12 @@ impl Segment {
 
     /// Creates an empty segment (replacing leftovers with the same name).
     pub(crate) fn create(dir: &Path, base: i64, index_bytes: usize) -> io::Result<Segment> {
-        let log = OpenOptions::new().read(true).write(true).create(true).truncate(true).open(dir.join(file_name(base, "log")))?;
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join(file_name(base, "log")))?;
         for ext in ["index", "timeindex"] {
             let p = dir.join(file_name(base, ext));
             if p.exists() {
@@ -264,13 +269,15 @@ impl Segment {
         let mut buf: Vec<u8> = Vec::new();
         let mut buf_pos = from;
         let mut bytes_read = 0u64;
-        let bad = |pos, msg: String, bytes_read| Ok(ScanResult { end: pos, stop: Some(ScanStop::Bad(msg)), bytes_read });
+        let bad =
+            |pos, msg: String, bytes_read| Ok(ScanResult { end: pos, stop: Some(ScanStop::Bad(msg)), bytes_read });
         while pos < to {
             let avail = to - pos;
             if avail < BatchHeader::SIZE as u64 {
                 return bad(pos, format!("{avail} trailing bytes, less than a batch header"), bytes_read);
             }
-            let in_buf = |p: u64, n: u64, buf: &Vec<u8>, buf_pos: u64| p >= buf_pos && p + n <= buf_pos + buf.len() as u64;
+            let in_buf =
+                |p: u64, n: u64, buf: &Vec<u8>, buf_pos: u64| p >= buf_pos && p + n <= buf_pos + buf.len() as u64;
             if !in_buf(pos, BatchHeader::SIZE as u64, &buf, buf_pos) {
                 buf = self.read_at(pos, (avail as usize).min(CHUNK))?;
                 bytes_read += buf.len() as u64;
@@ -285,7 +292,11 @@ impl Segment {
                 Err(e) => return bad(pos, e.to_string(), bytes_read),
             };
             if h.magic != 2 || h.batch_length < crate::record::MIN_BATCH_LENGTH {
-                return bad(pos, format!("bad batch header (magic {}, length {})", h.magic, h.batch_length), bytes_read);
+                return bad(
+                    pos,
+                    format!("bad batch header (magic {}, length {})", h.magic, h.batch_length),
+                    bytes_read,
+                );
             }
             let total = h.total_size() as u64;
             if total > avail {

@@ -70,8 +70,8 @@ pub fn decode_request(mut frame: Bytes) -> Result<DecodedRequest, CodecError> {
     }
     let malformed = |e: String| CodecError::Malformed(api_key, version, e);
     let decoded = catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
-        let header = RequestHeader::decode(&mut frame, api_key.request_header_version(version))
-            .map_err(|e| e.to_string())?;
+        let header =
+            RequestHeader::decode(&mut frame, api_key.request_header_version(version)).map_err(|e| e.to_string())?;
         let (mut body, body_version) = if legacy::is_legacy(api_key, version) {
             legacy::upgrade_request(api_key, version, frame)?
         } else {

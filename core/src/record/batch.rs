@@ -94,11 +94,7 @@ impl BatchHeader {
     /// Parses the header at the start of `buf` (no CRC check).
     pub fn parse(buf: &[u8]) -> Result<BatchHeader, LogError> {
         if buf.len() < Self::SIZE {
-            return Err(corrupt(format!(
-                "batch header needs {} bytes, only {} available",
-                Self::SIZE,
-                buf.len()
-            )));
+            return Err(corrupt(format!("batch header needs {} bytes, only {} available", Self::SIZE, buf.len())));
         }
         Ok(BatchHeader {
             base_offset: get_i64(buf, OFF_BASE_OFFSET),
@@ -361,11 +357,12 @@ impl<'a> Iterator for BatchIter<'a> {
             Err(_) => {
                 // A header shorter than 61 bytes; a length field below the minimum
                 // would be malformed even if complete.
-                self.stopped = Some(if rest.len() >= LOG_OVERHEAD && get_i32(rest, OFF_BATCH_LENGTH) < MIN_BATCH_LENGTH {
-                    TailKind::Malformed
-                } else {
-                    TailKind::Incomplete
-                });
+                self.stopped =
+                    Some(if rest.len() >= LOG_OVERHEAD && get_i32(rest, OFF_BATCH_LENGTH) < MIN_BATCH_LENGTH {
+                        TailKind::Malformed
+                    } else {
+                        TailKind::Incomplete
+                    });
                 return None;
             }
         };
@@ -486,9 +483,21 @@ mod tests {
             let buf = &all[..cut];
             let mut it = BatchIter::new(buf);
             let n = it.by_ref().count();
-            let expect = if cut == all.len() { 2 } else if cut >= a.len() { 1 } else { 0 };
+            let expect = if cut == all.len() {
+                2
+            } else if cut >= a.len() {
+                1
+            } else {
+                0
+            };
             assert_eq!(n, expect, "cut {cut}");
-            let pos = if n == 2 { all.len() } else if n == 1 { a.len() } else { 0 };
+            let pos = if n == 2 {
+                all.len()
+            } else if n == 1 {
+                a.len()
+            } else {
+                0
+            };
             assert_eq!(it.position(), pos);
             assert_eq!(it.is_clean(), cut == pos);
         }

@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::records::{Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+};
 use klog::log::LogConfig;
 
 /// Options for a test batch.
@@ -59,7 +61,12 @@ pub fn batch_with(spec: Spec, tag: &str) -> Bytes {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, records.iter(), &RecordEncodeOptions { version: 2, compression: spec.compression }).unwrap();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        records.iter(),
+        &RecordEncodeOptions { version: 2, compression: spec.compression },
+    )
+    .unwrap();
     buf.freeze()
 }
 

@@ -33,7 +33,11 @@ impl TestBroker {
         Self::start_in(tempfile::tempdir().unwrap(), server_config, tweak).await
     }
 
-    async fn start_in(dir: tempfile::TempDir, server_config: ServerConfig, tweak: impl FnOnce(&mut BrokerConfig)) -> TestBroker {
+    async fn start_in(
+        dir: tempfile::TempDir,
+        server_config: ServerConfig,
+        tweak: impl FnOnce(&mut BrokerConfig),
+    ) -> TestBroker {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = BrokerConfig::new(dir.path());
@@ -44,7 +48,12 @@ impl TestBroker {
         let server = Server::from_listener(listener, broker.clone(), server_config);
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
-            server.serve(async { let _ = rx.await; }).await.unwrap();
+            server
+                .serve(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
         });
         TestBroker { addr, broker, dir, stop: Some(tx), task: Some(task) }
     }
@@ -153,7 +162,14 @@ pub fn batch(values: &[&[u8]], compression: Compression) -> Bytes {
     batch_with(values, compression, -1, -1, -1, 1_700_000_000_000)
 }
 
-pub fn batch_with(values: &[&[u8]], compression: Compression, producer_id: i64, producer_epoch: i16, sequence: i32, timestamp: i64) -> Bytes {
+pub fn batch_with(
+    values: &[&[u8]],
+    compression: Compression,
+    producer_id: i64,
+    producer_epoch: i16,
+    sequence: i32,
+    timestamp: i64,
+) -> Bytes {
     let records: Vec<Record> = values
         .iter()
         .enumerate()

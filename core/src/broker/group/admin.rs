@@ -1,10 +1,10 @@
 //! ListGroups, DescribeGroups and DeleteGroups.
 
 use kafka_protocol::error::ResponseError as E;
-use kafka_protocol::messages::*;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::list_groups_response::ListedGroup;
+use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use super::codec;

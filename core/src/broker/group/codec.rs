@@ -303,12 +303,9 @@ pub(crate) fn split_batches(mut data: Bytes) -> Vec<(Bytes, i64)> {
 pub(crate) fn decode_batch(batch: &Bytes) -> Vec<(Bytes, Option<Bytes>)> {
     let mut buf = batch.clone();
     match std::panic::catch_unwind(move || RecordBatchDecoder::decode(&mut buf)) {
-        Ok(Ok(set)) => set
-            .records
-            .into_iter()
-            .filter(|r| !r.control)
-            .filter_map(|r| r.key.map(|k| (k, r.value)))
-            .collect(),
+        Ok(Ok(set)) => {
+            set.records.into_iter().filter(|r| !r.control).filter_map(|r| r.key.map(|k| (k, r.value))).collect()
+        }
         Ok(Err(e)) => {
             tracing::warn!("skipping undecodable batch in the offsets log: {e}");
             Vec::new()
@@ -350,12 +347,22 @@ mod tests {
             }],
         };
         assert_eq!(decode_group_value(&group_value(&g)), Some(g));
-        let batch = encode_batch(&[(k.clone(), Some(offset_value(&OffsetValue {
-            offset: 1,
-            leader_epoch: -1,
-            metadata: String::new(),
-            commit_timestamp: 0,
-        }))), (gk.clone(), None)], 1).unwrap();
+        let batch = encode_batch(
+            &[
+                (
+                    k.clone(),
+                    Some(offset_value(&OffsetValue {
+                        offset: 1,
+                        leader_epoch: -1,
+                        metadata: String::new(),
+                        commit_timestamp: 0,
+                    })),
+                ),
+                (gk.clone(), None),
+            ],
+            1,
+        )
+        .unwrap();
         // A valid v2 batch header: magic 2, CRC-32C over attributes..end, no producer.
         assert_eq!(batch[16], 2);
         let crc = u32::from_be_bytes(batch[17..21].try_into().unwrap());

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
-use kafka_protocol::messages::*;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
+use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -88,9 +88,9 @@ impl GroupCoordinator {
         self.wake_timer();
         let outcome = match reply {
             Reply::Now(o) => o,
-            Reply::Wait(rx) => rx
-                .await
-                .unwrap_or_else(|_| JoinOutcome::error(E::NotCoordinator.code(), req.member_id.as_str())),
+            Reply::Wait(rx) => {
+                rx.await.unwrap_or_else(|_| JoinOutcome::error(E::NotCoordinator.code(), req.member_id.as_str()))
+            }
         };
         join_response(outcome, version)
     }
@@ -190,7 +190,13 @@ impl GroupCoordinator {
         }
     }
 
-    fn add_member_and_rebalance(&self, group: &mut Group, id: String, p: JoinParams, now: Instant) -> Reply<JoinOutcome> {
+    fn add_member_and_rebalance(
+        &self,
+        group: &mut Group,
+        id: String,
+        p: JoinParams,
+        now: Instant,
+    ) -> Reply<JoinOutcome> {
         let (tx, rx) = oneshot::channel();
         if group.members.is_empty() {
             group.protocol_type = Some(p.protocol_type.clone());
@@ -222,7 +228,13 @@ impl GroupCoordinator {
         Reply::Wait(rx)
     }
 
-    fn update_member_and_rebalance(&self, group: &mut Group, id: &str, p: JoinParams, now: Instant) -> Reply<JoinOutcome> {
+    fn update_member_and_rebalance(
+        &self,
+        group: &mut Group,
+        id: &str,
+        p: JoinParams,
+        now: Instant,
+    ) -> Reply<JoinOutcome> {
         let (tx, rx) = oneshot::channel();
         let Some(m) = group.member_mut(id) else {
             return Reply::Now(JoinOutcome::error(E::UnknownMemberId.code(), id));
@@ -353,7 +365,8 @@ impl GroupCoordinator {
     }
 
     pub(super) fn try_complete_join(&self, group: &mut Group, now: Instant) {
-        if group.state == GroupState::PreparingRebalance && group.initial_delay.is_none() && group.all_members_joined() {
+        if group.state == GroupState::PreparingRebalance && group.initial_delay.is_none() && group.all_members_joined()
+        {
             self.complete_join(group, now);
         }
     }
@@ -463,7 +476,12 @@ impl GroupCoordinator {
                 let (ptype, pname) = (group.protocol_type.clone(), group.protocol_name.clone());
                 let Some(m) = group.member_mut(member_id) else { return fail(E::UnknownMemberId.code()) };
                 m.session_deadline = now + ms(m.session_timeout_ms as i64);
-                Reply::Now(SyncOutcome { error: 0, protocol_type: ptype, protocol_name: pname, assignment: m.assignment.clone() })
+                Reply::Now(SyncOutcome {
+                    error: 0,
+                    protocol_type: ptype,
+                    protocol_name: pname,
+                    assignment: m.assignment.clone(),
+                })
             }
             GroupState::CompletingRebalance => {
                 let (tx, rx) = oneshot::channel();
@@ -635,7 +653,8 @@ impl GroupCoordinator {
             match group.initial_delay {
                 Some(d) if group.new_member_added && d.remaining_ms > 0 => {
                     let delay = d.delay_ms.min(d.remaining_ms);
-                    group.initial_delay = Some(InitialDelay { delay_ms: d.delay_ms, remaining_ms: d.remaining_ms - delay });
+                    group.initial_delay =
+                        Some(InitialDelay { delay_ms: d.delay_ms, remaining_ms: d.remaining_ms - delay });
                     group.new_member_added = false;
                     group.join_deadline = Some(now + ms(delay as i64));
                 }

@@ -303,7 +303,8 @@ async fn timer_loop(weak: Weak<GroupCoordinator>, shared: Arc<TimerShared>) {
             None => break,
         };
         let now = Instant::now();
-        let until = next.map_or(now + MAX_TIMER_SLEEP, |t| t.min(now + MAX_TIMER_SLEEP)).max(now + Duration::from_millis(1));
+        let until =
+            next.map_or(now + MAX_TIMER_SLEEP, |t| t.min(now + MAX_TIMER_SLEEP)).max(now + Duration::from_millis(1));
         tokio::select! {
             _ = tokio::time::sleep_until(until) => {}
             _ = shared.notify.notified() => {}
@@ -313,10 +314,7 @@ async fn timer_loop(weak: Weak<GroupCoordinator>, shared: Arc<TimerShared>) {
 
 /// Wall-clock milliseconds since the epoch.
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn ms(v: i64) -> Duration {

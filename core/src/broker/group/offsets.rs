@@ -4,13 +4,13 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
-use kafka_protocol::messages::*;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
 use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
     OffsetFetchResponseTopics,
 };
+use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 use tokio::time::Instant;
 
@@ -157,7 +157,8 @@ impl GroupCoordinator {
             for p in &t.partitions {
                 let code = if !(self.partition_exists)(t.name.as_str(), p.partition_index) {
                     E::UnknownTopicOrPartition.code()
-                } else if p.committed_metadata.as_ref().is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes) {
+                } else if p.committed_metadata.as_ref().is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes)
+                {
                     E::OffsetMetadataTooLarge.code()
                 } else {
                     let value = OffsetValue {
@@ -377,7 +378,8 @@ pub(super) fn replay(journal: &dyn OffsetJournal) -> Result<HashMap<String, Grou
     let mut groups: HashMap<String, Group> = HashMap::new();
     let mut metadata: HashMap<String, GroupValue> = HashMap::new();
     let now_wall = now_ms();
-    let batches = journal.replay()?.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
+    let batches =
+        journal.replay()?.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
     for batch in batches {
         for (key, value) in codec::decode_batch(&batch) {
             match codec::decode_key(&key) {

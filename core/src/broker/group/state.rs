@@ -222,11 +222,7 @@ impl Group {
         }
         let mut votes = vec![0usize; candidates.len()];
         for m in &self.members {
-            if let Some(i) = m
-                .protocols
-                .iter()
-                .find_map(|(n, _)| candidates.iter().position(|c| c == n))
-            {
+            if let Some(i) = m.protocols.iter().find_map(|(n, _)| candidates.iter().position(|c| c == n)) {
                 votes[i] += 1;
             }
         }

@@ -146,7 +146,13 @@ fn heartbeat(c: &Arc<GroupCoordinator>, group: &str, generation: i32, member: &s
     c.heartbeat(r, 4).error_code
 }
 
-fn commit(c: &Arc<GroupCoordinator>, group: &str, generation: i32, member: &str, offsets: &[(&str, i32, i64)]) -> Vec<i16> {
+fn commit(
+    c: &Arc<GroupCoordinator>,
+    group: &str,
+    generation: i32,
+    member: &str,
+    offsets: &[(&str, i32, i64)],
+) -> Vec<i16> {
     let mut r = OffsetCommitRequest::default();
     r.group_id = s(group).into();
     r.generation_id_or_member_epoch = generation;
@@ -509,7 +515,8 @@ async fn commit_and_fetch_offsets() {
     r.topics = None;
     let resp = c.offset_fetch(r, 2);
     assert_eq!(resp.topics.len(), 1);
-    let got: Vec<(i32, i64)> = resp.topics[0].partitions.iter().map(|p| (p.partition_index, p.committed_offset)).collect();
+    let got: Vec<(i32, i64)> =
+        resp.topics[0].partitions.iter().map(|p| (p.partition_index, p.committed_offset)).collect();
     assert_eq!(got, vec![(0, 42), (1, 7)]);
     c.shutdown();
 }
