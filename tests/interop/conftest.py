@@ -76,6 +76,7 @@ class KlogServer:
         self.stderr_paths: list[Path] = []
         self.exit_codes: list[int] = []
         self._stdout_thread: threading.Thread | None = None
+        self._stdout_lines: "queue.Queue[str | None] | None" = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
 
@@ -117,13 +118,17 @@ class KlogServer:
         _LIVE.add(self)
 
         lines: "queue.Queue[str | None]" = queue.Queue()
+        self._stdout_lines = lines
 
         def pump():
             # Keep draining stdout for the life of the process so it never blocks.
             assert proc.stdout is not None
-            for raw in proc.stdout:
-                lines.put(raw.decode("utf-8", "replace"))
-            lines.put(None)
+            try:
+                for raw in proc.stdout:
+                    lines.put(raw.decode("utf-8", "replace"))
+            finally:
+                lines.put(None)
+                proc.stdout.close()
 
         self._stdout_thread = threading.Thread(target=pump, name=f"{self.name}-stdout", daemon=True)
         self._stdout_thread.start()
@@ -155,12 +160,21 @@ class KlogServer:
                 self.host, self.port = m.group(1), int(m.group(2))
                 return self
 
-    def _forget(self):
-        if self.proc is not None and self.proc.stdout is not None:
+    def extra_stdout(self, wait: float = 2.0) -> list[str]:
+        """Lines written to stdout after the ready line (call after stop())."""
+        out = []
+        if self._stdout_thread is not None:
+            self._stdout_thread.join(timeout=wait)
+        while self._stdout_lines is not None:
             try:
-                self.proc.stdout.close()
-            except OSError:
-                pass
+                line = self._stdout_lines.get_nowait()
+            except queue.Empty:
+                break
+            if line is not None:
+                out.append(line)
+        return out
+
+    def _forget(self):
         self.proc = None
         self.port = None
         _LIVE.discard(self)

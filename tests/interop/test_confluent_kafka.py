@@ -594,3 +594,98 @@ def test_delete_records_moves_low_watermark(shared_server, topic_name):
         assert [m["offset"] for m in got] == list(range(40, 100))
     finally:
         c.close()
+
+
+def test_long_poll_fetch_wakes_on_produce(shared_server, topic_name):
+    """A consumer parked in a long-poll Fetch (fetch.wait.max.ms=5000) gets a
+    new record as soon as it is produced, not when the wait expires."""
+    bootstrap = shared_server.bootstrap
+    p = make_producer(bootstrap, **{"linger.ms": 0})
+    p.produce(topic_name, value=b"first")
+    flush(p)
+    c = make_consumer(bootstrap, **{"fetch.wait.max.ms": 5000})
+    try:
+        c.assign([TopicPartition(topic_name, 0, 0)])
+        assert [m["value"] for m in consume_n(c, 1)] == [b"first"]
+        time.sleep(1.0)  # the next Fetch is now parked on the broker
+        latencies = []
+        for i in range(3):
+            sent = time.monotonic()
+            p.produce(topic_name, value=f"wake{i}".encode())
+            p.poll(0)
+            got = consume_n(c, 1, timeout=10)
+            latencies.append(time.monotonic() - sent)
+            assert [m["value"] for m in got] == [f"wake{i}".encode()]
+            time.sleep(0.5)
+        assert max(latencies) < 1.5, f"long-poll fetch returned late: {latencies}"
+    finally:
+        c.close()
+
+
+def test_recreated_topic_starts_empty(server, topic_name):
+    admin = create_topic(server.bootstrap, topic_name)
+    p = make_producer(server.bootstrap)
+    for i in range(5):
+        p.produce(topic_name, value=f"old{i}".encode())
+    flush(p)
+    admin.delete_topics([topic_name], request_timeout=10)[topic_name].result(timeout=15)
+    wait_until(lambda: topic_name not in admin.list_topics(timeout=10).topics, timeout=15, what="deleted")
+    create_topic(server.bootstrap, topic_name)
+
+    def marks(bootstrap):
+        c = make_consumer(bootstrap)
+        try:
+            return c.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10, cached=False)
+        finally:
+            c.close()
+
+    assert marks(server.bootstrap) == (0, 0)
+    server.restart()
+    assert marks(server.bootstrap) == (0, 0), "old records came back after a restart"
+    p = make_producer(server.bootstrap)
+    dr = Delivery()
+    p.produce(topic_name, value=b"new", on_delivery=dr)
+    flush(p)
+    assert [off for _, off, _, _ in dr.ok] == [0]
+    assert [m["value"] for m in read_partition(server.bootstrap, topic_name, 0, 1)] == [b"new"]
+
+
+def test_admin_list_offsets(shared_server, topic_name):
+    bootstrap = shared_server.bootstrap
+    p = make_producer(bootstrap)
+    for i in range(7):
+        p.produce(topic_name, value=b"x")
+    flush(p)
+    admin = make_admin(bootstrap)
+    tp = TopicPartition(topic_name, 0)
+    res = admin.list_offsets({tp: ck.admin.OffsetSpec.earliest()}, request_timeout=10)
+    assert res[tp].result(timeout=15).offset == 0
+    res = admin.list_offsets({tp: ck.admin.OffsetSpec.latest()}, request_timeout=10)
+    assert res[tp].result(timeout=15).offset == 7
+
+
+def test_member_leaving_triggers_prompt_rebalance(shared_server, topic_name):
+    bootstrap = shared_server.bootstrap
+    create_topic(bootstrap, topic_name, partitions=4)
+    group = f"leave-{topic_name}"
+    conf = {"session.timeout.ms": 30000}
+    c1 = make_consumer(bootstrap, group, **conf)
+    c2 = make_consumer(bootstrap, group, **conf)
+    try:
+        c1.subscribe([topic_name])
+        c2.subscribe([topic_name])
+
+        def split():
+            c1.poll(0.05)
+            c2.poll(0.05)
+            return len(c1.assignment()) + len(c2.assignment()) == 4 and c1.assignment() and c2.assignment()
+
+        wait_until(split, timeout=40, interval=0, what="two-member split")
+        left = time.monotonic()
+        c2.close()  # LeaveGroup
+        wait_until(lambda: c1.poll(0.05) is None and len(c1.assignment()) == 4, timeout=25, interval=0,
+                   what="remaining member owns all partitions")
+        took = time.monotonic() - left
+        assert took < 10, f"rebalance after LeaveGroup took {took:.1f}s (session timeout is 30s)"
+    finally:
+        c1.close()

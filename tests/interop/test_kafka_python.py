@@ -16,6 +16,7 @@ import uuid
 import pytest
 
 kafka = pytest.importorskip("kafka")
+import kafka.errors  # noqa: E402
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition  # noqa: E402
 from kafka.structs import OffsetAndMetadata  # noqa: E402
 
@@ -286,3 +287,30 @@ def test_unique_group_ids_do_not_share_offsets(shared_server, topic_name):
         assert (meta.offset, meta.metadata) == (3, "meta")
     finally:
         c.close()
+
+
+def test_admin_delete_group_offsets(shared_server, topic_name):
+    bootstrap = shared_server.bootstrap
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15000)
+    try:
+        admin.create_topics({topic_name: {"num_partitions": 2, "replication_factor": 1}}, wait_for_metadata=True)
+        group = f"od-{uuid.uuid4().hex[:6]}"
+        tp0, tp1 = TopicPartition(topic_name, 0), TopicPartition(topic_name, 1)
+        c = make_consumer(bootstrap, group_id=group)
+        try:
+            c.assign([tp0, tp1])
+            c.commit({tp0: OffsetAndMetadata(0, "", -1), tp1: OffsetAndMetadata(0, "", -1)})
+        finally:
+            c.close()
+        listed = admin.list_group_offsets({group: None})[group]
+        assert {tp: om.offset for tp, om in listed.items()} == {tp0: 0, tp1: 0}
+        res = admin.delete_group_offsets(group, [tp0])
+        assert res == {tp0: kafka.errors.NoError}
+        c = make_consumer(bootstrap, group_id=group)
+        try:
+            assert c.committed(tp0) is None
+            assert c.committed(tp1) == 0
+        finally:
+            c.close()
+    finally:
+        admin.close()
