@@ -7,3 +7,8 @@ pub mod kafka_errors;
 
 pub use cluster::{Bootstrap, ClientConfig, Cluster, PartitionInfo, TopicInfo};
 pub use connection::{ApiCall, Connection};
+pub mod consumer;
+pub mod producer;
+
+pub use consumer::{Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, TopicPartition};
+pub use producer::{Acks, DeliveryFuture, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
