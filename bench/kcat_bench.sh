@@ -144,6 +144,11 @@ consume bench-100b-acks1 "$N_SMALL" 100
 produce bench-1k-acks1 "$TMP/large.txt" "$N_LARGE" 1024 1
 produce bench-1k-acksall "$TMP/large.txt" "$N_LARGE" 1024 all
 consume bench-1k-acks1 "$N_LARGE" 1024
+if python3 -c "import confluent_kafka" 2>/dev/null; then
+    log "consume with librdkafka's batch API (confluent-kafka)"
+    ROWS+=("$(python3 "$ROOT/bench/consume_rate.py" "$BOOTSTRAP" bench-100b-acks1 "$((N_SMALL + 1))" 100)")
+    ROWS+=("$(python3 "$ROOT/bench/consume_rate.py" "$BOOTSTRAP" bench-1k-acks1 "$((N_LARGE + 1))" 1024)")
+fi
 
 LATENCY_TABLE=""
 if python3 -c "import confluent_kafka" 2>/dev/null; then
