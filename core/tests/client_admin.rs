@@ -2,10 +2,10 @@
 
 mod support;
 
+use kafka_protocol::records::Compression;
 use klog::client::admin::OffsetSpec;
 use klog::client::{Admin, ClientConfig, NewTopic, TopicPartition};
 use klog::ErrorKind;
-use kafka_protocol::records::Compression;
 use support::{batch, TestBroker};
 
 async fn exercise(admin: Admin, broker: &TestBroker) {

@@ -2,8 +2,8 @@
 
 mod support;
 
-use klog::client::{ClientConfig, Cluster};
 use kafka_protocol::messages::ApiVersionsRequest;
+use klog::client::{ClientConfig, Cluster};
 use support::TestBroker;
 
 async fn exercise(config: ClientConfig) {

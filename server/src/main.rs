@@ -64,7 +64,7 @@ async fn run(settings: Settings) -> Result<()> {
         ..Default::default()
     };
     let server = Server::from_listener(listener, Arc::clone(&broker), server_config);
-    tracing::info!(listen = %bound, advertised = ?broker.config().advertised, "serving");
+    tracing::info!(listen = %bound, advertised = ?broker.advertised(), "serving");
     // The one line on stdout: scripts wait for it to know the broker is ready.
     println!("klog-server listening on {bound}");
     server.serve(shutdown_signal()).await?;

@@ -28,7 +28,7 @@ impl Broker {
     }
 
     fn host(&self) -> StrBytes {
-        StrBytes::from_string(self.config.advertised.host.clone())
+        StrBytes::from_string(self.advertised().host)
     }
 
     /// Metadata: brokers, the controller, and the requested (or all) topics,
@@ -38,7 +38,7 @@ impl Broker {
         let mut broker = MetadataResponseBroker::default();
         broker.node_id = self.node();
         broker.host = self.host();
-        broker.port = i32::from(self.config.advertised.port);
+        broker.port = i32::from(self.advertised().port);
         response.brokers.push(broker);
         response.cluster_id = Some(StrBytes::from_string(self.cluster_id.clone()));
         response.controller_id = self.node();
@@ -123,7 +123,7 @@ impl Broker {
         let mut broker = DescribeClusterBroker::default();
         broker.broker_id = self.node();
         broker.host = self.host();
-        broker.port = i32::from(self.config.advertised.port);
+        broker.port = i32::from(self.advertised().port);
         response.brokers.push(broker);
         response
     }
@@ -143,7 +143,7 @@ impl Broker {
                     if error == 0 {
                         c.node_id = self.node();
                         c.host = self.host();
-                        c.port = i32::from(self.config.advertised.port);
+                        c.port = i32::from(self.advertised().port);
                     } else {
                         c.node_id = BrokerId(-1);
                         c.port = -1;
@@ -156,7 +156,7 @@ impl Broker {
             if error == 0 {
                 response.node_id = self.node();
                 response.host = self.host();
-                response.port = i32::from(self.config.advertised.port);
+                response.port = i32::from(self.advertised().port);
             } else {
                 response.node_id = BrokerId(-1);
                 response.port = -1;

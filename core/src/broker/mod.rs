@@ -98,6 +98,8 @@ pub struct Broker {
     producer_ids: ProducerIdAllocator,
     /// Woken on every append, for long-poll fetches.
     data_arrived: Notify,
+    /// Where clients reach this broker; set again when an embedded broker starts listening.
+    advertised: parking_lot::RwLock<Endpoint>,
     /// Held for the broker's lifetime: one process per data directory.
     _lock: File,
 }
@@ -124,6 +126,7 @@ impl Broker {
         let broker = Arc::new(Broker {
             cluster_id: meta.cluster_id.clone(),
             producer_ids: ProducerIdAllocator::new(&config.data_dir, meta)?,
+            advertised: parking_lot::RwLock::new(config.advertised.clone()),
             config,
             topics: registry,
             groups,
@@ -138,6 +141,16 @@ impl Broker {
     /// The broker's configuration.
     pub fn config(&self) -> &BrokerConfig {
         &self.config
+    }
+
+    /// The address given to clients in metadata.
+    pub fn advertised(&self) -> Endpoint {
+        self.advertised.read().clone()
+    }
+
+    /// Changes the address given to clients (e.g. once a listener's port is known).
+    pub fn set_advertised(&self, endpoint: Endpoint) {
+        *self.advertised.write() = endpoint;
     }
 
     /// The cluster id, generated once per data directory.

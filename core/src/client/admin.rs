@@ -160,7 +160,9 @@ impl Admin {
             .collect();
         let response = self.controller().await?.call(request).await?;
         for t in response.topics {
-            check_with_message(t.error_code, t.error_message.as_deref(), || format!("creating topic {:?}", t.name.as_str()))?;
+            check_with_message(t.error_code, t.error_message.as_deref(), || {
+                format!("creating topic {:?}", t.name.as_str())
+            })?;
         }
         Ok(())
     }
@@ -227,8 +229,11 @@ impl Admin {
         resource.configuration_keys = None;
         let request = DescribeConfigsRequest::default().with_resources(vec![resource]);
         let response = self.cluster.any().await?.call(request).await?;
-        let result = response.results.into_iter().next().ok_or_else(|| Error::corrupt("empty DescribeConfigs answer"))?;
-        check_with_message(result.error_code, result.error_message.as_deref(), || format!("describing configs of {topic:?}"))?;
+        let result =
+            response.results.into_iter().next().ok_or_else(|| Error::corrupt("empty DescribeConfigs answer"))?;
+        check_with_message(result.error_code, result.error_message.as_deref(), || {
+            format!("describing configs of {topic:?}")
+        })?;
         Ok(result
             .configs
             .into_iter()
@@ -276,7 +281,11 @@ impl Admin {
     }
 
     /// Offsets of partitions: earliest, latest, or by timestamp (`None` when no record qualifies).
-    pub async fn list_offsets(&self, partitions: &[TopicPartition], spec: OffsetSpec) -> Result<HashMap<TopicPartition, Option<i64>>> {
+    pub async fn list_offsets(
+        &self,
+        partitions: &[TopicPartition],
+        spec: OffsetSpec,
+    ) -> Result<HashMap<TopicPartition, Option<i64>>> {
         let timestamp = match spec {
             OffsetSpec::Earliest => -2,
             OffsetSpec::Latest => -1,
@@ -328,7 +337,8 @@ impl Admin {
     pub async fn list_groups(&self) -> Result<Vec<(String, String)>> {
         let response = self.cluster.any().await?.call(ListGroupsRequest::default()).await?;
         check(response.error_code, || "listing groups".into())?;
-        let mut groups: Vec<_> = response.groups.into_iter().map(|g| (g.group_id.to_string(), g.protocol_type.to_string())).collect();
+        let mut groups: Vec<_> =
+            response.groups.into_iter().map(|g| (g.group_id.to_string(), g.protocol_type.to_string())).collect();
         groups.sort();
         Ok(groups)
     }
@@ -422,7 +432,9 @@ impl Admin {
         let response = self.cluster.coordinator(group).await?.call(request).await?;
         for t in response.topics {
             for p in t.partitions {
-                check(p.error_code, || format!("committing offsets of group {group:?} (it must have no active members)"))?;
+                check(p.error_code, || {
+                    format!("committing offsets of group {group:?} (it must have no active members)")
+                })?;
             }
         }
         Ok(())
@@ -435,7 +447,11 @@ impl Admin {
         let mut brokers: Vec<(i32, String)> =
             response.brokers.iter().map(|b| (b.broker_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
         brokers.sort();
-        Ok(ClusterDescription { cluster_id: response.cluster_id.to_string(), controller: response.controller_id.0, brokers })
+        Ok(ClusterDescription {
+            cluster_id: response.cluster_id.to_string(),
+            controller: response.controller_id.0,
+            brokers,
+        })
     }
 
     async fn controller(&self) -> Result<super::Connection> {

@@ -206,7 +206,8 @@ impl Cluster {
 
     fn absorb(&self, response: MetadataResponse, complete: bool) -> Vec<TopicInfo> {
         let mut metadata = self.metadata.write();
-        metadata.brokers = response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
+        metadata.brokers =
+            response.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
         metadata.controller = response.controller_id.0;
         metadata.cluster_id = response.cluster_id.as_ref().map(|c| c.to_string());
         if complete {
@@ -222,7 +223,11 @@ impl Cluster {
             let mut partitions: Vec<PartitionInfo> = topic
                 .partitions
                 .iter()
-                .map(|p| PartitionInfo { partition: p.partition_index, leader: p.leader_id.0, leader_epoch: p.leader_epoch })
+                .map(|p| PartitionInfo {
+                    partition: p.partition_index,
+                    leader: p.leader_id.0,
+                    leader_epoch: p.leader_epoch,
+                })
                 .collect();
             partitions.sort_by_key(|p| p.partition);
             let info = TopicInfo { name: name.clone(), id: topic.topic_id, partitions };

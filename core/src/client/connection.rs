@@ -266,7 +266,10 @@ impl TcpConnection {
             Ok(Err(_)) => return Err(closed()),
             Err(_) => {
                 self.pending.lock().remove(&correlation_id);
-                return Err(Error::new(ErrorKind::Timeout, format!("no answer from {} in {:?}", self.address, self.timeout)));
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!("no answer from {} in {:?}", self.address, self.timeout),
+                ));
             }
         };
         ResponseHeader::decode(&mut body, R::Response::header_version(version))

@@ -11,13 +11,17 @@ pub fn kind_of(code: i16) -> ErrorKind {
     match code.err() {
         None => ErrorKind::Internal,
         Some(e) => match e {
-            E::UnknownTopicOrPartition | E::UnknownTopicId | E::GroupIdNotFound | E::UnknownMemberId | E::UnknownProducerId => {
-                ErrorKind::NotFound
-            }
+            E::UnknownTopicOrPartition
+            | E::UnknownTopicId
+            | E::GroupIdNotFound
+            | E::UnknownMemberId
+            | E::UnknownProducerId => ErrorKind::NotFound,
             E::TopicAlreadyExists => ErrorKind::AlreadyExists,
-            E::NotLeaderOrFollower | E::LeaderNotAvailable | E::FencedLeaderEpoch | E::UnknownLeaderEpoch | E::NotCoordinator => {
-                ErrorKind::NotLeader
-            }
+            E::NotLeaderOrFollower
+            | E::LeaderNotAvailable
+            | E::FencedLeaderEpoch
+            | E::UnknownLeaderEpoch
+            | E::NotCoordinator => ErrorKind::NotLeader,
             E::RequestTimedOut => ErrorKind::Timeout,
             E::InvalidProducerEpoch | E::ProducerFenced | E::FencedInstanceId => ErrorKind::Fenced,
             E::CorruptMessage => ErrorKind::Corrupt,

@@ -145,7 +145,11 @@ impl Consumer {
     }
 
     /// Like `subscribe`, calling `listener` on every rebalance.
-    pub async fn subscribe_with_listener(&self, topics: &[&str], listener: std::sync::Arc<dyn RebalanceListener>) -> Result<()> {
+    pub async fn subscribe_with_listener(
+        &self,
+        topics: &[&str],
+        listener: std::sync::Arc<dyn RebalanceListener>,
+    ) -> Result<()> {
         let _ = (topics, listener);
         todo!()
     }
@@ -209,7 +213,10 @@ impl Consumer {
     }
 
     /// For each partition, the first offset with a timestamp >= the given one (`None` if none).
-    pub async fn offsets_for_times(&self, timestamps: &HashMap<TopicPartition, i64>) -> Result<HashMap<TopicPartition, Option<(i64, i64)>>> {
+    pub async fn offsets_for_times(
+        &self,
+        timestamps: &HashMap<TopicPartition, i64>,
+    ) -> Result<HashMap<TopicPartition, Option<(i64, i64)>>> {
         let _ = timestamps;
         todo!()
     }
