@@ -3,8 +3,9 @@
 #   1. cargo test --workspace
 #   2. the Python interoperability suite (kcat, confluent-kafka, kafka-python)
 #   3. the Node interoperability suite (kafkajs)
-# The interop suites drive a release klog-server; set KLOG_SERVER_BIN to use a
-# prebuilt binary instead of target/release/klog-server.
+# The interop suites drive a release klog-server (and the klog CLI); set
+# KLOG_SERVER_BIN and KLOG_BIN to use prebuilt binaries instead of
+# target/release/klog-server and target/release/klog.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,22 +16,24 @@ PYTEST_TIMEOUT="${PYTEST_TIMEOUT:-120}"
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
-if [ -z "${KLOG_SERVER_BIN:-}" ]; then
-    # cargo's own freshness check: a no-op when the binary is up to date.
-    log "building klog-server (release)"
+if [ -z "${KLOG_SERVER_BIN:-}" ] || [ -z "${KLOG_BIN:-}" ]; then
+    # cargo's own freshness check: a no-op when the binaries are up to date.
+    # The package builds both binaries: klog-server and the klog CLI.
+    log "building klog-server and klog (release)"
     cargo build --release -p klog-server
-    KLOG_SERVER_BIN="$ROOT/target/release/klog-server"
+    KLOG_SERVER_BIN="${KLOG_SERVER_BIN:-$ROOT/target/release/klog-server}"
+    KLOG_BIN="${KLOG_BIN:-$ROOT/target/release/klog}"
 fi
 if [ ! -x "$KLOG_SERVER_BIN" ]; then
     echo "KLOG_SERVER_BIN=$KLOG_SERVER_BIN is not an executable file" >&2
     exit 1
 fi
-export KLOG_SERVER_BIN
+export KLOG_SERVER_BIN KLOG_BIN
 
 log "cargo test --workspace"
 cargo test --workspace
 
-log "Python interop tests (kcat, confluent-kafka, kafka-python)"
+log "Python interop tests (kcat, confluent-kafka, kafka-python, klog CLI)"
 "$PYTHON" -m pytest tests/interop -q -x --timeout "$PYTEST_TIMEOUT" -p no:cacheprovider
 
 log "Node interop tests (kafkajs)"
