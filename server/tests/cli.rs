@@ -3,8 +3,8 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -159,7 +159,20 @@ fn topics_lifecycle(t: &Target) {
         assert!(describe.lines().any(|l| l.starts_with(&format!("{p} "))), "partition {p}: {describe}");
     }
 
-    t.ok(&["topics", "alter", "orders", "--partitions", "5", "--set", "segment.bytes=1048576", "--delete", "retention.ms"], b"");
+    t.ok(
+        &[
+            "topics",
+            "alter",
+            "orders",
+            "--partitions",
+            "5",
+            "--set",
+            "segment.bytes=1048576",
+            "--delete",
+            "retention.ms",
+        ],
+        b"",
+    );
     let describe = t.ok(&["topics", "describe", "orders"], b"");
     assert!(describe.contains("Partitions: 5"), "{describe}");
     assert!(describe.contains("segment.bytes=1048576"), "{describe}");
@@ -334,8 +347,12 @@ fn produce_consume_round_trip(t: &Target) {
     };
     std::fs::write(&file, (0..100).map(|i| format!("k{i}=v{i}\n")).collect::<String>()).unwrap();
     let file = file.to_str().unwrap();
-    t.ok(&["produce", "events", "--file", file, "-K", "=", "--partition", "1", "--acks", "1", "--compression", "lz4"], b"");
-    let records = json_lines(&t.ok(&["consume", "events", "--partition", "1", "--from", "beginning", "-e", "-f", "json"], b""));
+    t.ok(
+        &["produce", "events", "--file", file, "-K", "=", "--partition", "1", "--acks", "1", "--compression", "lz4"],
+        b"",
+    );
+    let records =
+        json_lines(&t.ok(&["consume", "events", "--partition", "1", "--from", "beginning", "-e", "-f", "json"], b""));
     let tail: Vec<&Value> = records.iter().filter(|r| r["key"].as_str().is_some_and(|k| k.starts_with('k'))).collect();
     assert_eq!(tail.len(), 100);
     for (i, r) in tail.iter().enumerate() {
@@ -374,7 +391,10 @@ fn from_variants_and_count() {
         assert_eq!(t.ok(&["consume", "seq", "--from", "end", "-e"], b""), "");
         // The default without a group is the end.
         assert_eq!(t.ok(&["consume", "seq", "-e"], b""), "");
-        assert_eq!(offsets(&t.ok(&["consume", "seq", "--from", "beginning", "--count", "3", "-f", "json"], b"")), [0, 1, 2]);
+        assert_eq!(
+            offsets(&t.ok(&["consume", "seq", "--from", "beginning", "--count", "3", "-f", "json"], b"")),
+            [0, 1, 2]
+        );
         // --count without --exit stops too, even when fewer records would follow.
         assert_eq!(offsets(&t.ok(&["consume", "seq", "--from", "8", "--count", "2", "-f", "json"], b"")), [8, 9]);
         // By time: everything from before the first record, nothing after the last.

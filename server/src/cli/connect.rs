@@ -88,7 +88,12 @@ impl Session {
     /// A producer with the `-X` options applied (and `extra`, which win).
     pub async fn producer(&self, extra: &[(&str, String)]) -> CliResult<Producer> {
         let mut config = ProducerConfig::new(self.client.clone());
-        for (k, v) in self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra.iter().map(|(k, v)| (*k, v.as_str()))) {
+        for (k, v) in self
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        {
             config.set(k, v).map_err(|e| CliError::usage(format!("producer option {k}={v}"), why(&e)))?;
         }
         Producer::connect(config).await.ctx(format!("connecting a producer to {}", self.target))
@@ -97,7 +102,12 @@ impl Session {
     /// A consumer in `group` with the `-X` options applied (and `extra`, which win).
     pub async fn consumer(&self, group: Option<&str>, extra: &[(&str, String)]) -> CliResult<Consumer> {
         let mut config = ConsumerConfig::new(self.client.clone(), group);
-        for (k, v) in self.options.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(extra.iter().map(|(k, v)| (*k, v.as_str()))) {
+        for (k, v) in self
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
+        {
             config.set(k, v).map_err(|e| CliError::usage(format!("consumer option {k}={v}"), why(&e)))?;
         }
         Consumer::connect(config).await.ctx(format!("connecting a consumer to {}", self.target))
@@ -115,10 +125,9 @@ impl Session {
 
 fn apply_client_option(client: &mut ClientConfig, key: &str, value: &str) -> CliResult {
     let millis = || {
-        value
-            .parse::<u64>()
-            .map(Duration::from_millis)
-            .map_err(|_| CliError::usage(format!("client option {key}"), format!("expected milliseconds, got {value:?}")))
+        value.parse::<u64>().map(Duration::from_millis).map_err(|_| {
+            CliError::usage(format!("client option {key}"), format!("expected milliseconds, got {value:?}"))
+        })
     };
     match key {
         "client.id" => client.client_id = value.to_string(),

@@ -85,7 +85,9 @@ impl ConsumeArgs {
     /// Checks the flags before connecting.
     pub fn validate(&self) -> CliResult {
         let from = self.start()?;
-        if self.group.is_some() && self.partition.is_empty() && matches!(from, Some(From::Offset(_) | From::Timestamp(_)))
+        if self.group.is_some()
+            && self.partition.is_empty()
+            && matches!(from, Some(From::Offset(_) | From::Timestamp(_)))
         {
             return Err(CliError::usage(
                 "invalid --from",
@@ -144,13 +146,13 @@ pub fn record_json(r: &ConsumerRecord) -> String {
             }
         }
     }
-    let headers: Vec<Value> =
-        r.headers.iter().map(|h| Value::Array(vec![json_bytes(Some(&h.key)), json_bytes(h.value.as_deref())])).collect();
-    fields.push(("headers".into(), Value::Array(headers)));
-    let body: Vec<String> = fields
-        .into_iter()
-        .map(|(k, v)| format!("{}:{}", Value::from(k), v))
+    let headers: Vec<Value> = r
+        .headers
+        .iter()
+        .map(|h| Value::Array(vec![json_bytes(Some(&h.key)), json_bytes(h.value.as_deref())]))
         .collect();
+    fields.push(("headers".into(), Value::Array(headers)));
+    let body: Vec<String> = fields.into_iter().map(|(k, v)| format!("{}:{}", Value::from(k), v)).collect();
     format!("{{{}}}", body.join(","))
 }
 

@@ -123,7 +123,8 @@ async fn describe(session: &Session, group: &str) -> CliResult {
         out.push('\n');
         let mut table = Table::new(&["MEMBER", "CLIENT", "HOST", "ASSIGNMENT"]);
         for m in &description.members {
-            let assignment: Vec<String> = m.assignment.iter().map(|tp| format!("{}-{}", tp.topic, tp.partition)).collect();
+            let assignment: Vec<String> =
+                m.assignment.iter().map(|tp| format!("{}-{}", tp.topic, tp.partition)).collect();
             table.row(vec![m.member_id.clone(), m.client_id.clone(), m.client_host.clone(), assignment.join(",")]);
         }
         out.push_str(&table.render());

@@ -150,7 +150,11 @@ async fn describe(session: &Session, name: &str, all_configs: bool) -> CliResult
     }
     out.push_str(&table.render());
     let shown: Vec<_> = configs.iter().filter(|(_, c)| all_configs || !c.is_default).collect();
-    out.push_str(if all_configs { "\nConfigs:\n" } else { "\nConfigs (set on the topic; --all-configs for defaults):\n" });
+    out.push_str(if all_configs {
+        "\nConfigs:\n"
+    } else {
+        "\nConfigs (set on the topic; --all-configs for defaults):\n"
+    });
     if shown.is_empty() {
         out.push_str("  (none)\n");
     }
