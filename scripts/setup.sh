@@ -44,6 +44,14 @@ log "installing Node dependencies (kafkajs)"
     fi
 )
 
+# --- the Java client ----------------------------------------------------------------
+if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
+    log "installing a JDK and Maven"
+    $SUDO apt-get install -y -q --no-install-recommends default-jdk-headless maven
+fi
+log "fetching the Kafka Java client (Maven Central)"
+(cd tests/interop/java && mvn -q -B dependency:resolve)
+
 # --- the broker -------------------------------------------------------------------
 log "building klog-server (release)"
 cargo build --release -p klog-server

@@ -40,3 +40,17 @@ async fn unreachable_bootstrap_is_unavailable() {
     let err = Cluster::connect(ClientConfig::new("127.0.0.1:1")).await.err().unwrap();
     assert_eq!(err.kind(), klog::ErrorKind::Unavailable);
 }
+
+#[tokio::test]
+async fn a_restarted_broker_is_reached_through_a_new_connection() {
+    let broker = TestBroker::start().await;
+    let cluster = Cluster::connect(ClientConfig::new(&broker.addr.to_string())).await.unwrap();
+    let first = cluster.any().await.unwrap();
+    broker.stop().await;
+    let started = std::time::Instant::now();
+    // The old connection fails at once instead of waiting for a timeout.
+    let err = first.call(ApiVersionsRequest::default()).await.unwrap_err();
+    assert_eq!(err.kind(), klog::ErrorKind::Unavailable);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(!first.is_open());
+}

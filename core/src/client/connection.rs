@@ -3,7 +3,7 @@
 //! negotiated once) or directly into an in-process [`Broker`].
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +109,7 @@ impl Connection {
     /// Whether the connection can still carry requests.
     pub fn is_open(&self) -> bool {
         match self {
-            Connection::Tcp(tcp) => !tcp.requests.is_closed(),
+            Connection::Tcp(tcp) => !tcp.closed.load(Ordering::Acquire) && !tcp.requests.is_closed(),
             Connection::Local(..) => true,
         }
     }
@@ -132,6 +132,8 @@ pub struct TcpConnection {
     address: String,
     requests: mpsc::Sender<BytesMut>,
     pending: Pending,
+    /// Set by the reader when the socket ends: every later call fails at once.
+    closed: Arc<AtomicBool>,
     next_correlation: AtomicI32,
     versions: HashMap<i16, (i16, i16)>,
     client_id: String,
@@ -168,6 +170,8 @@ impl TcpConnection {
             }
         });
         let reader_pending = pending.clone();
+        let closed = Arc::new(AtomicBool::new(false));
+        let reader_closed = closed.clone();
         tokio::spawn(async move {
             let mut reader = BufReader::with_capacity(256 * 1024, read_half);
             loop {
@@ -184,12 +188,14 @@ impl TcpConnection {
                 }
             }
             // Dropping the senders fails every request still waiting.
+            reader_closed.store(true, Ordering::Release);
             reader_pending.lock().clear();
         });
         let mut connection = TcpConnection {
             address: address.to_string(),
             requests,
             pending,
+            closed,
             next_correlation: AtomicI32::new(1),
             versions: HashMap::new(),
             client_id: client_id.to_string(),
@@ -257,7 +263,8 @@ impl TcpConnection {
         let (tx, rx) = oneshot::channel();
         self.pending.lock().insert(correlation_id, tx);
         let closed = || Error::new(ErrorKind::Unavailable, format!("connection to {} closed", self.address));
-        if self.requests.send(frame).await.is_err() {
+        // The reader marks the connection closed before failing the waiters it knows.
+        if self.closed.load(Ordering::Acquire) || self.requests.send(frame).await.is_err() {
             self.pending.lock().remove(&correlation_id);
             return Err(closed());
         }
