@@ -248,10 +248,10 @@ def test_klog_keyed_records_land_where_kafkajs_puts_them(server, topic_name):
 
 
 def test_klog_groups_on_a_confluent_kafka_group(server, topic_name):
-    klog(server, "topics", "create", topic_name, "--partitions", "1")
+    klog(server, "topics", "create", topic_name, "--partitions", "2")
     p = Producer({"bootstrap.servers": server.bootstrap})
     for i in range(10):
-        p.produce(topic_name, value=f"m{i}".encode())
+        p.produce(topic_name, value=f"m{i}".encode(), partition=0)
     assert p.flush(30) == 0
     group = f"g-{uuid.uuid4().hex[:8]}"
     c = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
@@ -263,15 +263,18 @@ def test_klog_groups_on_a_confluent_kafka_group(server, topic_name):
 
     describe = klog(server, "groups", "describe", group).stdout.decode()
     assert "State: Stable" in describe, describe
-    row = next(line.split() for line in describe.splitlines() if line.startswith(topic_name + " "))
-    assert row[1:5] == ["0", "4", "10", "6"], describe
+    rows = [line.split() for line in describe.splitlines() if line.startswith(topic_name + " ")]
+    assert [r[1:5] for r in rows] == [["0", "4", "10", "6"], ["1", "-", "0", "-"]], describe
+    # Both partitions belong to the one member.
+    assert rows[0][5] == rows[1][5] != "-", describe
+    assert "Total lag: 6" in describe, describe
     # A group with members refuses a reset.
     assert klog(server, "groups", "reset-offsets", group, "--topic", topic_name, "--to", "earliest", "--execute",
                 check=False).returncode == 1
     c.close()
 
     assert group in klog(server, "groups", "list").stdout.decode().split()
-    klog(server, "groups", "reset-offsets", group, "--topic", topic_name, "--to", "2", "--execute")
+    klog(server, "groups", "reset-offsets", group, "--topic", topic_name, "--to", "2", "--partition", "0", "--execute")
     c = Consumer({"bootstrap.servers": server.bootstrap, "group.id": group, "enable.auto.commit": False})
     c.subscribe([topic_name])
     again = []

@@ -130,18 +130,26 @@ async fn describe(session: &Session, group: &str) -> CliResult {
         out.push_str(&table.render());
     }
     out.push('\n');
+    // Assigned partitions without a committed offset are listed too (COMMITTED and LAG "-").
+    let committed: BTreeMap<TopicPartition, (i64, i64, i64)> =
+        offsets.iter().map(|o| (o.partition.clone(), (o.committed, o.end, o.lag))).collect();
+    let uncommitted: Vec<TopicPartition> = owner.keys().filter(|tp| !committed.contains_key(*tp)).cloned().collect();
+    let ends = if uncommitted.is_empty() {
+        HashMap::new()
+    } else {
+        admin.list_offsets(&uncommitted, OffsetSpec::Latest).await.ctx(what())?
+    };
+    let mut rows: BTreeMap<TopicPartition, [String; 3]> =
+        committed.iter().map(|(tp, (c, e, l))| (tp.clone(), [c.to_string(), e.to_string(), l.to_string()])).collect();
+    for tp in uncommitted {
+        let end = ends.get(&tp).copied().flatten().map_or("-".to_string(), |e| e.to_string());
+        rows.insert(tp, ["-".into(), end, "-".into()]);
+    }
+    let total_lag: i64 = offsets.iter().map(|o| o.lag).sum();
     let mut table = Table::new(&["TOPIC", "PARTITION", "COMMITTED", "END", "LAG", "MEMBER"]);
-    let mut total_lag = 0;
-    for o in &offsets {
-        total_lag += o.lag;
-        table.row(vec![
-            o.partition.topic.clone(),
-            o.partition.partition.to_string(),
-            o.committed.to_string(),
-            o.end.to_string(),
-            o.lag.to_string(),
-            owner.get(&o.partition).cloned().unwrap_or_else(|| "-".into()),
-        ]);
+    for (tp, [c, e, l]) in rows {
+        let member = owner.get(&tp).cloned().unwrap_or_else(|| "-".into());
+        table.row(vec![tp.topic.clone(), tp.partition.to_string(), c, e, l, member]);
     }
     out.push_str(&table.render());
     out.push_str(&format!("\nTotal lag: {total_lag}\n"));
