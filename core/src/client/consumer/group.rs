@@ -323,6 +323,12 @@ async fn rebalance(shared: &Shared, m: &mut Member) -> Step {
     let new: BTreeSet<TopicPartition> = assigned.iter().cloned().collect();
     let revoked: Vec<TopicPartition> = owned.difference(&new).cloned().collect();
     let added: Vec<TopicPartition> = new.difference(&owned).cloned().collect();
+    {
+        // The new generation first: commits of revoked partitions are made in it.
+        let mut state = shared.state.lock();
+        state.member_id = m.member_id.clone();
+        state.generation = m.generation;
+    }
     if !revoked.is_empty() {
         revoke(shared, m, &revoked, true).await;
     }
@@ -331,8 +337,6 @@ async fn rebalance(shared: &Shared, m: &mut Member) -> Step {
         if state.mode != Mode::Subscribed {
             return Step::Rejoin;
         }
-        state.member_id = m.member_id.clone();
-        state.generation = m.generation;
         for tp in &added {
             state.add(tp.clone());
         }
@@ -488,15 +492,21 @@ async fn leave(shared: &Shared, m: &mut Member) {
             Err(_) => return,
         },
     };
+    // v3+ name the leaving members in a list; older versions take one member id.
     let mut request = LeaveGroupRequest::default();
     request.group_id = group_name(&m.group);
-    request.member_id = StrBytes::from_string(m.member_id.clone());
     let mut member = MemberIdentity::default();
     member.member_id = StrBytes::from_string(m.member_id.clone());
-    member.reason = Some(StrBytes::from_static_str("the consumer is closing"));
     request.members = vec![member];
+    let mut legacy = LeaveGroupRequest::default();
+    legacy.group_id = group_name(&m.group);
+    legacy.member_id = StrBytes::from_string(m.member_id.clone());
     let timeout = shared.config.client.request_timeout;
-    match tokio::time::timeout(timeout, connection.call(request)).await {
+    let mut result = tokio::time::timeout(timeout, connection.call(request)).await;
+    if matches!(&result, Ok(Err(e)) if e.kind() == crate::ErrorKind::Internal) {
+        result = tokio::time::timeout(timeout, connection.call(legacy)).await;
+    }
+    match result {
         Ok(Ok(r)) if r.error_code != 0 => tracing::debug!("LeaveGroup answered error {}", r.error_code),
         Ok(Err(e)) => tracing::debug!("LeaveGroup failed: {e}"),
         Err(_) => tracing::debug!("LeaveGroup timed out"),
