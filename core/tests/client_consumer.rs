@@ -4,7 +4,10 @@
 mod support;
 
 fn init_tracing() {
-    let _ = tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_test_writer().try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
 }
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -16,7 +19,9 @@ use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProdu
 use kafka_protocol::messages::{ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use klog::client::consumer::{Assignor, RebalanceListener};
-use klog::client::{ClientConfig, Cluster, Connection, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, TopicPartition};
+use klog::client::{
+    ClientConfig, Cluster, Connection, Consumer, ConsumerConfig, ConsumerRecord, OffsetReset, TopicPartition,
+};
 use klog::record::{BatchBuilder, Compression, Header};
 use klog::ErrorKind;
 use parking_lot::Mutex;
@@ -481,4 +486,84 @@ async fn dropping_a_consumer_releases_the_broker() {
     // TestBroker::stop asserts nothing holds the broker any more.
     broker.stop().await;
     let _ = Assignor::Range;
+}
+
+/// Rough consumer throughput, in process and over TCP (run with `--release -- --ignored --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn throughput() {
+    let broker = TestBroker::start().await;
+    let partitions = 4;
+    create_topic(&broker, "bench", partitions);
+    let client = ClientConfig::in_process(broker.broker.clone());
+    let conn = connection(&client).await;
+    let per_partition = 500_000usize;
+    let value = [7u8; 100];
+    for p in 0..partitions {
+        let mut i = 0;
+        while i < per_partition {
+            let mut b = BatchBuilder::new(Compression::None, TS);
+            for _ in 0..1000 {
+                b.append(TS, None, Some(&value), &[]);
+            }
+            produce_batch(&conn, "bench", p, b.build(-1, -1, -1).unwrap()).await;
+            i += 1000;
+        }
+    }
+    let total = per_partition * partitions as usize;
+    // The ceiling on this machine: decoding the same batches in a tight loop, no consumer.
+    let mut b = BatchBuilder::new(Compression::None, TS);
+    for _ in 0..1000 {
+        b.append(TS, None, Some(&value), &[]);
+    }
+    let one = b.build(-1, -1, -1).unwrap();
+    let started = Instant::now();
+    let mut n = 0usize;
+    let topic = String::from("bench");
+    for _ in 0..total / 1000 {
+        for batch in klog::record::batches(one.clone()) {
+            for r in batch.unwrap() {
+                let r = r.unwrap();
+                let record = ConsumerRecord {
+                    topic: topic.clone(),
+                    partition: 0,
+                    offset: r.offset,
+                    timestamp: r.timestamp,
+                    key: r.key,
+                    value: r.value,
+                    headers: r.headers,
+                };
+                n += record.value.map_or(0, |v| v.len()) / 100;
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!("raw decode: {n} records in {secs:.2} s = {:.2} M records/s", n as f64 / secs / 1e6);
+    for (name, client) in [("in-process", client.clone()), ("tcp", ClientConfig::new(&broker.addr.to_string()))] {
+        for max_poll in ["500", "10000"] {
+            let mut c = config(&client, None);
+            c.set("max.poll.records", max_poll).unwrap();
+            let consumer = Consumer::connect(c).await.unwrap();
+            let parts: Vec<TopicPartition> = (0..partitions).map(|p| tp("bench", p)).collect();
+            consumer.assign(&parts).await.unwrap();
+            let started = Instant::now();
+            let mut n = 0usize;
+            let mut bytes = 0usize;
+            while n < total {
+                let records = consumer.poll(Duration::from_secs(5)).await.unwrap();
+                assert!(!records.is_empty());
+                n += records.len();
+                bytes += records.iter().map(|r| r.value.as_ref().map_or(0, |v| v.len())).sum::<usize>();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "{name} max.poll.records={max_poll}: {n} records in {secs:.2} s = {:.2} M records/s, {:.0} MB/s",
+                n as f64 / secs / 1e6,
+                bytes as f64 / secs / 1e6
+            );
+            consumer.close().await.unwrap();
+        }
+    }
+    drop((client, conn));
+    broker.stop().await;
 }

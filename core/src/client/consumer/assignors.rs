@@ -87,8 +87,9 @@ fn round_robin(members: &[&Subscription], partitions: &BTreeMap<String, i32>, ou
 /// rest is dealt to the least loaded eligible members, then partitions move only
 /// while that narrows the gap between the most and least loaded members.
 fn sticky(members: &[&Subscription], partitions: &BTreeMap<String, i32>, out: &mut Assignment) {
-    let exists = |tp: &TopicPartition| partitions.get(&tp.topic).is_some_and(|&n| tp.partition >= 0 && tp.partition < n);
-    let eligible = |m: &Subscription, tp: &TopicPartition| m.topics.iter().any(|t| *t == tp.topic);
+    let exists =
+        |tp: &TopicPartition| partitions.get(&tp.topic).is_some_and(|&n| tp.partition >= 0 && tp.partition < n);
+    let eligible = |m: &Subscription, tp: &TopicPartition| m.topics.contains(&tp.topic);
     let all: Vec<TopicPartition> = partitions
         .iter()
         .filter(|(topic, _)| members.iter().any(|m| m.topics.contains(topic)))

@@ -143,8 +143,11 @@ mod tests {
         assert_eq!(c.session_timeout, Duration::from_secs(45));
         assert!(c.enable_auto_commit);
         c.set("auto.offset.reset", "earliest").unwrap().set("enable.auto.commit", "false").unwrap();
-        c.set("partition.assignment.strategy", "roundrobin, org.apache.kafka.clients.consumer.CooperativeStickyAssignor")
-            .unwrap();
+        c.set(
+            "partition.assignment.strategy",
+            "roundrobin, org.apache.kafka.clients.consumer.CooperativeStickyAssignor",
+        )
+        .unwrap();
         assert_eq!(c.assignors, vec![Assignor::RoundRobin, Assignor::CooperativeSticky]);
         assert!(!c.cooperative());
         c.set("client.id", "me").unwrap();

@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bytes::Bytes;
+use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::{FetchRequest, FetchResponse, TopicName};
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::ResponseError;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -67,10 +67,11 @@ pub(super) async fn run(shared: Arc<Shared>) {
         // Partitions to fetch, by leader.
         let mut fetchable: Vec<(TopicPartition, i64, u64)> = {
             let state = shared.state.lock();
+            let full = state.buffered >= usize::try_from(shared.config.fetch_max_bytes).unwrap_or(usize::MAX);
             state
                 .parts
                 .iter()
-                .filter(|(_, p)| p.fetchable(now))
+                .filter(|(_, p)| !full && p.fetchable(now))
                 .map(|(tp, p)| (tp.clone(), p.fetch_position, p.epoch))
                 .collect()
         };
@@ -287,6 +288,7 @@ fn absorb_fetch(shared: &Shared, id: u64, sent: HashMap<TopicPartition, Sent>, r
                     Some(end) if end > s.offset => {
                         p.fetch_position = end;
                         p.queued += 1;
+                        state.buffered += data.len();
                         state.queue.push_back(Chunk { tp, epoch: s.epoch, data });
                         pushed = true;
                     }
@@ -384,12 +386,13 @@ fn drain_inner(
     out: &mut Vec<ConsumerRecord>,
     started: &mut bool,
 ) -> std::result::Result<(), (Error, TopicPartition)> {
-    let State { parts, queue, current, .. } = state;
+    let State { parts, queue, current, buffered, .. } = state;
     while out.len() < max {
         let cur = match current {
             Some(c) => c,
             None => {
                 let Some(chunk) = queue.pop_front() else { break };
+                *buffered = buffered.saturating_sub(chunk.data.len());
                 let Some(p) = parts.get_mut(&chunk.tp).filter(|p| p.epoch == chunk.epoch) else { continue };
                 p.queued = p.queued.saturating_sub(1);
                 *started = true;

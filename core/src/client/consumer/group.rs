@@ -8,12 +8,12 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
 use kafka_protocol::messages::leave_group_request::MemberIdentity;
 use kafka_protocol::messages::sync_group_request::SyncGroupRequestAssignment;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::ResponseError as E;
 use tokio::time::Instant;
 
@@ -166,7 +166,9 @@ async fn on_error(shared: &Shared, m: &mut Member, code: i16, what: &str) -> Ste
             m.connection = None;
             Step::Retry
         }
-        Some(E::FencedInstanceId | E::GroupAuthorizationFailed | E::InconsistentGroupProtocol | E::GroupMaxSizeReached)
+        Some(
+            E::FencedInstanceId | E::GroupAuthorizationFailed | E::InconsistentGroupProtocol | E::GroupMaxSizeReached,
+        )
         | Some(E::InvalidSessionTimeout) => Step::Stop(error().unwrap_or_else(|| Error::internal("fatal group error"))),
         _ => {
             if let Some(e) = error() {
@@ -229,16 +231,16 @@ async fn rebalance(shared: &Shared, m: &mut Member) -> Step {
         request.protocols.push(p);
     }
     let join_timeout = config.max_poll_interval + Duration::from_secs(5);
-    let response = match interruptible(shared, join_timeout.max(config.client.request_timeout), connection.call(request)).await
-    {
-        Outcome::Done(r) => r,
-        Outcome::Failed(e) => {
-            tracing::debug!("JoinGroup of group {:?} failed: {e}", m.group);
-            m.connection = None;
-            return Step::Retry;
-        }
-        Outcome::Leaving => return Step::Rejoin,
-    };
+    let response =
+        match interruptible(shared, join_timeout.max(config.client.request_timeout), connection.call(request)).await {
+            Outcome::Done(r) => r,
+            Outcome::Failed(e) => {
+                tracing::debug!("JoinGroup of group {:?} failed: {e}", m.group);
+                m.connection = None;
+                return Step::Retry;
+            }
+            Outcome::Leaving => return Step::Rejoin,
+        };
     if response.error_code == E::MemberIdRequired.code() {
         m.member_id = response.member_id.to_string();
         return Step::Rejoin;
@@ -419,15 +421,11 @@ async fn heartbeat(shared: &Shared, m: &mut Member) {
             Outcome::Leaving => return,
         };
         if response.error_code != 0 {
-            match on_error(shared, m, response.error_code, "heartbeat").await {
-                Step::Stop(e) => {
-                    let owned = std::mem::take(&mut m.owned);
-                    revoke(shared, m, &owned, false).await;
-                    fail(shared, e);
-                    // Stay idle until a new subscription or close.
-                    m.member_id.clear();
-                }
-                _ => {}
+            if let Step::Stop(e) = on_error(shared, m, response.error_code, "heartbeat").await {
+                let owned = std::mem::take(&mut m.owned);
+                revoke(shared, m, &owned, false).await;
+                fail(shared, e);
+                m.member_id.clear();
             }
             return;
         }

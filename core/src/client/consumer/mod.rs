@@ -263,7 +263,7 @@ impl Consumer {
                 if state.queue.is_empty() && state.current.is_none() {
                     false
                 } else {
-                    records.reserve(max.min(4096));
+                    records.reserve(max.min(16_384));
                     fetcher::drain(&mut state, max, &mut records)?
                 }
             };
@@ -328,7 +328,10 @@ impl Consumer {
             self.shared.fetcher_wake.notify_one();
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        Err(Error::new(crate::ErrorKind::Timeout, format!("no position for {}-{}", partition.topic, partition.partition)))
+        Err(Error::new(
+            crate::ErrorKind::Timeout,
+            format!("no position for {}-{}", partition.topic, partition.partition),
+        ))
     }
 
     /// Moves a partition's position.
@@ -415,7 +418,8 @@ impl Consumer {
     /// The partitions currently paused.
     pub fn paused(&self) -> Vec<TopicPartition> {
         let state = self.shared.state.lock();
-        let mut parts: Vec<TopicPartition> = state.parts.iter().filter(|(_, p)| p.paused).map(|(tp, _)| tp.clone()).collect();
+        let mut parts: Vec<TopicPartition> =
+            state.parts.iter().filter(|(_, p)| p.paused).map(|(tp, _)| tp.clone()).collect();
         parts.sort();
         parts
     }

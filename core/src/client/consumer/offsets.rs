@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::error::ParseResponseErrorCode;
 use kafka_protocol::ResponseError;
 
 use super::fetcher::leader_of;
@@ -124,7 +124,9 @@ pub(super) async fn commit(shared: &Shared, offsets: &HashMap<TopicPartition, i6
             None => return Ok(()),
             Some(code) if coordinator_moved(code) => {
                 shared.forget_coordinator();
-                last = kafka_errors::check(code, || format!("committing offsets of group {group:?}")).err().unwrap_or(last);
+                last = kafka_errors::check(code, || format!("committing offsets of group {group:?}"))
+                    .err()
+                    .unwrap_or(last);
                 shared.backoff(attempt).await;
             }
             Some(code) => {
@@ -200,10 +202,13 @@ pub(super) async fn committed(
             }
             Some(code) if coordinator_moved(code) => {
                 shared.forget_coordinator();
-                last = kafka_errors::check(code, || format!("fetching offsets of group {group:?}")).err().unwrap_or(last);
+                last =
+                    kafka_errors::check(code, || format!("fetching offsets of group {group:?}")).err().unwrap_or(last);
                 shared.backoff(attempt).await;
             }
-            Some(code) => return kafka_errors::check(code, || format!("fetching offsets of group {group:?}")).map(|_| out),
+            Some(code) => {
+                return kafka_errors::check(code, || format!("fetching offsets of group {group:?}")).map(|_| out)
+            }
         }
     }
     Err(last)
@@ -283,9 +288,11 @@ pub(super) async fn list_offsets(
                         }
                         continue;
                     }
-                    let err = kafka_errors::check(p.error_code, || format!("listing offsets of {}-{}", tp.topic, tp.partition))
-                        .err()
-                        .unwrap_or_else(|| Error::internal("error code 0"));
+                    let err = kafka_errors::check(p.error_code, || {
+                        format!("listing offsets of {}-{}", tp.topic, tp.partition)
+                    })
+                    .err()
+                    .unwrap_or_else(|| Error::internal("error code 0"));
                     if err.kind().is_retriable() || err.kind() == ErrorKind::NotFound && attempt + 1 < ATTEMPTS {
                         cluster.invalidate(&tp.topic);
                         last = err;

@@ -125,11 +125,10 @@ mod tests {
         let s = decode_subscription("m", None, v0.freeze()).unwrap();
         assert_eq!((s.topics.as_slice(), s.generation, s.owned.len()), (&["x".to_string()][..], -1, 0));
         let a = encode_assignment(&owned).unwrap();
-        assert_eq!(decode_assignment(a).unwrap(), vec![
-            TopicPartition::new("a", 0),
-            TopicPartition::new("a", 1),
-            TopicPartition::new("b", 2)
-        ]);
+        assert_eq!(
+            decode_assignment(a).unwrap(),
+            vec![TopicPartition::new("a", 0), TopicPartition::new("a", 1), TopicPartition::new("b", 2)]
+        );
         assert!(decode_assignment(Bytes::new()).unwrap().is_empty());
         assert!(decode_assignment(Bytes::from_static(&[0, 1, 0xff])).is_err());
         assert!(decode_subscription("m", None, Bytes::from_static(&[0xff, 0xff, 0])).is_err());

@@ -16,7 +16,7 @@ use crate::record::BatchRecords;
 
 /// Fetched chunks waiting per partition (besides the one being decoded) before
 /// the fetcher stops asking for more of it.
-pub(super) const QUEUE_DEPTH: usize = 2;
+pub(super) const QUEUE_DEPTH: usize = 4;
 
 /// How the consumer gets its partitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +104,8 @@ pub(super) struct State {
     pub mode: Mode,
     pub parts: HashMap<TopicPartition, Part>,
     pub queue: VecDeque<Chunk>,
+    /// Bytes in `queue` (fetching pauses above `fetch.max.bytes`).
+    pub buffered: usize,
     pub current: Option<Current>,
     /// An error for the next `poll`.
     pub error: Option<Error>,
@@ -133,7 +135,15 @@ impl State {
                 part.fetch_position = p;
             }
         }
-        self.queue.retain(|c| &c.tp != tp);
+        let mut removed = 0;
+        self.queue.retain(|c| {
+            let keep = &c.tp != tp;
+            if !keep {
+                removed += c.data.len();
+            }
+            keep
+        });
+        self.buffered = self.buffered.saturating_sub(removed);
         if self.current.as_ref().is_some_and(|c| &c.tp == tp) {
             self.current = None;
         }
@@ -206,6 +216,7 @@ impl Shared {
                 mode: Mode::Idle,
                 parts: HashMap::new(),
                 queue: VecDeque::new(),
+                buffered: 0,
                 current: None,
                 error: None,
                 topics: Vec::new(),
@@ -248,6 +259,7 @@ impl Shared {
         self.listener.lock().take();
         let mut state = self.state.lock();
         state.queue.clear();
+        state.buffered = 0;
         state.current = None;
         drop(state);
         self.wake_all();
