@@ -567,3 +567,44 @@ async fn throughput() {
     drop((client, conn));
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn static_members_do_not_leave_on_close() {
+    let broker = TestBroker::start().await;
+    create_topic(&broker, "g6", 6);
+    let client = ClientConfig::new(&broker.addr.to_string());
+    let static_member = |id: &str| {
+        let mut c = config(&client, Some("static"));
+        c.set("group.instance.id", id).unwrap();
+        c.set("partition.assignment.strategy", "range").unwrap();
+        c
+    };
+    let a = Consumer::connect(static_member("a")).await.unwrap();
+    a.subscribe(&["g6"]).await.unwrap();
+    let b = Consumer::connect(static_member("b")).await.unwrap();
+    b.subscribe(&["g6"]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while a.assignment().len() != 3 || b.assignment().len() != 3 {
+        assert!(Instant::now() < deadline, "no balanced assignment");
+        a.poll(Duration::from_millis(20)).await.unwrap();
+        b.poll(Duration::from_millis(20)).await.unwrap();
+    }
+    let b_parts = b.assignment();
+    b.close().await.unwrap();
+    assert!(b.assignment().is_empty());
+    // No LeaveGroup: nothing moves before the session times out.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(a.assignment().len(), 3);
+    // The same instance comes back and gets its partitions again.
+    let b = Consumer::connect(static_member("b")).await.unwrap();
+    b.subscribe(&["g6"]).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while b.assignment() != b_parts {
+        assert!(Instant::now() < deadline, "the static member did not get its partitions back: {:?}", b.assignment());
+        b.poll(Duration::from_millis(20)).await.unwrap();
+    }
+    assert_eq!(a.assignment().len(), 3);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+    broker.stop().await;
+}

@@ -82,8 +82,17 @@ pub(super) async fn run(shared: Arc<Shared>) {
             let n = fetchable.len();
             fetchable.rotate_left(rotation % n);
             rotation = rotation.wrapping_add(1);
+            let mut leaders: HashMap<String, Result<crate::client::TopicInfo>> = HashMap::new();
             for (tp, offset, epoch) in fetchable {
-                match leader_of(&cluster, &tp).await {
+                if !leaders.contains_key(&tp.topic) {
+                    leaders.insert(tp.topic.clone(), cluster.topic(&tp.topic, false).await);
+                }
+                let leader = match leaders.get(&tp.topic) {
+                    Some(Ok(info)) => leader_in(&cluster, info, &tp),
+                    Some(Err(e)) => Err(Error::new(e.kind(), e.message().to_string())),
+                    None => Err(Error::internal("no metadata")),
+                };
+                match leader {
                     Ok(node) if !busy.contains_key(&node) => by_node.entry(node).or_default().push((tp, offset, epoch)),
                     Ok(_) => {}
                     Err(e) => {
@@ -177,6 +186,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
 
 pub(super) async fn leader_of(cluster: &crate::client::Cluster, tp: &TopicPartition) -> Result<i32> {
     let info = cluster.topic(&tp.topic, false).await?;
+    leader_in(cluster, &info, tp)
+}
+
+fn leader_in(cluster: &crate::client::Cluster, info: &crate::client::TopicInfo, tp: &TopicPartition) -> Result<i32> {
     let leader = info.partitions.iter().find(|p| p.partition == tp.partition).map(|p| p.leader);
     match leader {
         Some(l) if l >= 0 => Ok(l),
