@@ -189,6 +189,17 @@ impl Future for DeliveryFuture {
     }
 }
 
+/// The partition Kafka's default partitioner (and this producer) gives a record with
+/// `key` among `partitions`: `toPositive(murmur2(key)) % partitions`, as the Java client.
+pub fn partition_for_key(key: &[u8], partitions: usize) -> i32 {
+    partitioner::key_partition(key, partitions)
+}
+
+/// Kafka's `Utils.murmur2` of `data` (seed `0x9747b28c`).
+pub fn murmur2(data: &[u8]) -> i32 {
+    partitioner::murmur2(data)
+}
+
 /// Slack added to a record's encoded size for its varint deltas in the batch.
 const RECORD_SLACK: usize = 16;
 /// Batch header and request framing around a single record.
@@ -236,6 +247,12 @@ impl Producer {
     pub async fn connect(config: ProducerConfig) -> Result<Producer> {
         config.validate()?;
         let cluster = Cluster::connect(config.client.clone()).await?;
+        // The cluster keeps the bootstrap; the stored settings must not keep an
+        // in-process broker alive once the producer is closed.
+        let mut config = config;
+        if let super::Bootstrap::InProcess(_) = config.client.bootstrap {
+            config.client.bootstrap = super::Bootstrap::Servers(Vec::new());
+        }
         let producer =
             if config.enable_idempotence { sender::init_producer_id(&cluster).await? } else { (-1, -1) };
         let tracker = Arc::new(Tracker::new(config.buffer_memory));
@@ -257,7 +274,8 @@ impl Producer {
         Ok(Producer { shared, sender: Mutex::new(Some(handle)) })
     }
 
-    /// The settings this producer runs with.
+    /// The settings this producer runs with (an in-process bootstrap shows as an
+    /// empty server list: only the connection holds the broker).
     pub fn config(&self) -> &ProducerConfig {
         &self.shared.config
     }
