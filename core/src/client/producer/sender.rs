@@ -22,13 +22,14 @@ use kafka_protocol::messages::{InitProducerIdRequest, ProduceRequest, ProducerId
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{oneshot, Notify};
 use tokio::task::{JoinError, JoinSet};
 
 use super::accumulator::{Accumulator, Batch, PartitionKey};
 use super::delivery::{Completer, Failure, Outcome, Tracker};
 use super::{Acks, ProducerConfig};
 use crate::client::cluster::{Cluster, TopicInfo};
+use crate::client::connection::Connection;
 use crate::client::kafka_errors;
 use crate::error::{Error, ErrorKind, Result};
 use crate::record::{increment_sequence, BatchBuilder};
@@ -147,6 +148,9 @@ pub(crate) struct Sender {
     node_in_flight: HashMap<i32, usize>,
     tasks: JoinSet<RequestDone>,
     requests: HashMap<tokio::task::Id, (i32, Vec<(PartitionKey, u64)>)>,
+    /// Per broker, resolved when the latest request was put on the wire: requests
+    /// to one broker leave in the order they were made (sequences need it).
+    turns: HashMap<i32, oneshot::Receiver<()>>,
     leaders: HashMap<Arc<str>, TopicInfo>,
     producer: (i64, i16),
     idempotent: bool,
@@ -169,6 +173,7 @@ impl Sender {
             node_in_flight: HashMap::new(),
             tasks: JoinSet::new(),
             requests: HashMap::new(),
+            turns: HashMap::new(),
             leaders: HashMap::new(),
             producer,
             idempotent,
@@ -375,8 +380,18 @@ impl Sender {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok();
         let timeout_ms = i32::try_from(self.shared.config.client.request_timeout.as_millis()).unwrap_or(i32::MAX);
-        let handle =
-            self.tasks.spawn(produce(self.cluster.clone(), node, batches, self.acks, timeout_ms, drop_response));
+        let (sent, turn) = oneshot::channel();
+        let previous = self.turns.insert(node, turn);
+        let order = Turn { previous, sent };
+        let handle = self.tasks.spawn(produce(
+            self.cluster.clone(),
+            node,
+            batches,
+            self.acks,
+            timeout_ms,
+            drop_response,
+            order,
+        ));
         self.requests.insert(handle.id(), (node, orders));
         *self.node_in_flight.entry(node).or_default() += 1;
     }
@@ -540,6 +555,37 @@ pub(crate) async fn init_producer_id(cluster: &Cluster) -> Result<(i64, i16)> {
     }
 }
 
+/// A request's place in its broker's queue.
+struct Turn {
+    /// Resolves (or is dropped) once the previous request is on the wire.
+    previous: Option<oneshot::Receiver<()>>,
+    /// Tells the next request this one is on the wire (dropping it does too).
+    sent: oneshot::Sender<()>,
+}
+
+/// Runs `call` once the previous request to the broker went out, and lets the next
+/// one go as soon as this one is queued on the connection (TCP keeps the order of
+/// queued frames) or, in process where a call runs the broker's work directly,
+/// when it completed.
+async fn in_turn<F: std::future::Future>(turn: Turn, connection: &Connection, call: F) -> F::Output {
+    if let Some(previous) = turn.previous {
+        let _ = previous.await;
+    }
+    let queued_on_first_poll = matches!(connection, Connection::Tcp(_));
+    let mut sent = Some(turn.sent);
+    let mut call = std::pin::pin!(call);
+    std::future::poll_fn(|cx| {
+        let result = call.as_mut().poll(cx);
+        if queued_on_first_poll {
+            if let Some(sent) = sent.take() {
+                let _ = sent.send(());
+            }
+        }
+        result
+    })
+    .await
+}
+
 /// One Produce request: builds (compresses) new batches, sends, and maps the answer
 /// to a result per batch.
 async fn produce(
@@ -549,6 +595,7 @@ async fn produce(
     acks: i16,
     timeout_ms: i32,
     drop_response: bool,
+    turn: Turn,
 ) -> RequestDone {
     let mut results = Vec::with_capacity(batches.len());
     let mut sendable = Vec::with_capacity(batches.len());
@@ -601,13 +648,13 @@ async fn produce(
         }
     };
     if acks == 0 {
-        match connection.send_without_response(request).await {
+        match in_turn(turn, &connection, connection.send_without_response(request)).await {
             Ok(()) => results.extend(sendable.into_iter().map(|b| (b, Ok((-1, -1))))),
             Err(e) => fail_all(sendable, &mut results, Failure::from_error(&e)),
         }
         return RequestDone { node, results };
     }
-    let response = match connection.call(request).await {
+    let response = match in_turn(turn, &connection, connection.call(request)).await {
         Ok(r) => r,
         Err(e) => {
             fail_all(sendable, &mut results, Failure::from_error(&e));
