@@ -480,3 +480,23 @@ async fn throughput() {
     }
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn records_expire_after_delivery_timeout_when_the_broker_is_gone() {
+    let broker = TestBroker::start().await;
+    create(&broker, "gone", 1, &[]);
+    let producer = Producer::connect(config(
+        tcp(&broker),
+        &[("request.timeout.ms", "300"), ("delivery.timeout.ms", "1500"), ("retry.backoff.ms", "50")],
+    ))
+    .await
+    .unwrap();
+    assert_eq!(producer.send_and_wait(ProducerRecord::new("gone", "before")).await.unwrap().offset, 0);
+    broker.stop().await;
+    let started = Instant::now();
+    let pending = producer.send(ProducerRecord::new("gone", "after")).await.unwrap();
+    let err = tokio::time::timeout(Duration::from_secs(10), pending).await.expect("delivery timeout not enforced").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    tokio::time::timeout(Duration::from_secs(5), producer.close()).await.expect("close hung").unwrap();
+}

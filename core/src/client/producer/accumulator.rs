@@ -46,6 +46,8 @@ pub(crate) enum AppendError {
     UnknownTopic,
     /// The explicit partition is beyond the known partitions.
     NoSuchPartition(usize),
+    /// The sender has stopped: nothing appended now could be sent.
+    Closed,
 }
 
 /// What `append` did.
@@ -72,6 +74,7 @@ pub(crate) struct Accumulator {
     rng: Rng,
     settings: Settings,
     tracker: Arc<Tracker>,
+    closed: bool,
 }
 
 /// A partition with a batch ready to send.
@@ -79,7 +82,7 @@ pub(crate) type PartitionKey = (Arc<str>, i32);
 
 impl Accumulator {
     pub(crate) fn new(settings: Settings, tracker: Arc<Tracker>) -> Accumulator {
-        Accumulator { topics: HashMap::new(), next_id: 0, rng: Rng::new(), settings, tracker }
+        Accumulator { topics: HashMap::new(), next_id: 0, rng: Rng::new(), settings, tracker, closed: false }
     }
 
     /// Ids of batches created from now on are at least this.
@@ -110,6 +113,9 @@ impl Accumulator {
         size: usize,
         reserved: usize,
     ) -> Result<Appended, AppendError> {
+        if self.closed {
+            return Err(AppendError::Closed);
+        }
         let settings = self.settings;
         let topic = self.topics.get_mut(record.topic.as_str()).ok_or(AppendError::UnknownTopic)?;
         let count = topic.partitions.len();
@@ -280,6 +286,11 @@ impl Accumulator {
             }
         }
         all
+    }
+
+    /// Refuses further records (the sender is gone).
+    pub(crate) fn close(&mut self) {
+        self.closed = true;
     }
 
     /// Whether no batch is waiting.

@@ -313,9 +313,6 @@ impl Producer {
         let mut reservation = Reservation { tracker, bytes: size };
         let mut refreshed = false;
         loop {
-            if shared.closed.load(Ordering::Acquire) && !shared.alive.load(Ordering::Acquire) {
-                return Err(closed());
-            }
             let appended = shared.acc.lock().append(&record, timestamp, size, reservation.bytes);
             match appended {
                 Ok(appended) => {
@@ -327,6 +324,7 @@ impl Producer {
                         inner: Delivery::Pending { batch: appended.batch, offset_delta: appended.offset_delta, timestamp },
                     });
                 }
+                Err(AppendError::Closed) => return Err(closed()),
                 Err(AppendError::UnknownTopic) => {
                     let partitions = self.load_topic(&record.topic, refreshed).await?;
                     refreshed = true;

@@ -136,6 +136,13 @@ struct AliveGuard(Arc<Shared>);
 
 impl Drop for AliveGuard {
     fn drop(&mut self) {
+        let stranded = {
+            let mut acc = self.0.acc.lock();
+            acc.close();
+            acc.take_all_everywhere()
+        };
+        // Dropping completes them as closed.
+        drop(stranded);
         self.0.alive.store(false, Ordering::Release);
         self.0.tracker.completed.notify_waiters();
     }
@@ -156,7 +163,12 @@ pub(crate) struct Sender {
     idempotent: bool,
     acks: i16,
     reset_not_before: Option<Instant>,
+    /// When cached topic metadata was last dropped (`metadata.max.age.ms`).
+    metadata_loaded: Instant,
 }
+
+/// Kafka's `metadata.max.age.ms` default: leaders and partition counts are reloaded this often.
+const METADATA_MAX_AGE: Duration = Duration::from_secs(300);
 
 impl Sender {
     pub(crate) fn new(shared: Arc<Shared>, cluster: Arc<Cluster>, producer: (i64, i16)) -> Sender {
@@ -179,6 +191,7 @@ impl Sender {
             idempotent,
             acks,
             reset_not_before: None,
+            metadata_loaded: Instant::now(),
         }
     }
 
@@ -193,9 +206,14 @@ impl Sender {
             if self.shared.stop.load(Ordering::Acquire)
                 && self.tasks.is_empty()
                 && self.partitions.values().all(|p| p.retry.is_empty())
-                && self.shared.acc.lock().is_empty()
             {
-                return;
+                let mut acc = self.shared.acc.lock();
+                if acc.is_empty() {
+                    // Under the lock: a record is either appended before this (and was
+                    // seen as pending) or refused.
+                    acc.close();
+                    return;
+                }
             }
             let deadline = next.unwrap_or_else(|| now + Duration::from_secs(3600));
             tokio::select! {
@@ -259,6 +277,12 @@ impl Sender {
         let max_in_flight = config.max_in_flight.max(1);
         let max_request = config.max_request_size.max(1);
         let flush = self.shared.flushing.load(Ordering::Acquire) > 0 || self.shared.stop.load(Ordering::Acquire);
+        if now.saturating_duration_since(self.metadata_loaded) >= METADATA_MAX_AGE {
+            self.metadata_loaded = now;
+            for topic in std::mem::take(&mut self.leaders).into_keys() {
+                self.cluster.invalidate(&topic);
+            }
+        }
         let (mut candidates, mut next, expired) = self.shared.acc.lock().ready(now, linger, flush, delivery_timeout);
         for batch in expired {
             batch.completer.fail(expired_failure(delivery_timeout, "before it could be sent"));
