@@ -24,8 +24,7 @@ fn local(broker: &TestBroker) -> ClientConfig {
 }
 
 fn create(broker: &TestBroker, topic: &str, partitions: i32, overrides: &[(&str, &str)]) {
-    let overrides: BTreeMap<String, String> =
-        overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let overrides: BTreeMap<String, String> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     broker.broker.topics().create(topic, partitions, overrides).unwrap();
 }
 
@@ -90,9 +89,8 @@ async fn wait_all(futures: Vec<klog::client::DeliveryFuture>) -> Vec<RecordMetad
 
 async fn round_trip(client: ClientConfig, broker: &TestBroker, topic: &str) {
     create(broker, topic, 3, &[]);
-    let producer = Producer::connect(config(client.clone(), &[("linger.ms", "2"), ("batch.size", "2000")]))
-        .await
-        .unwrap();
+    let producer =
+        Producer::connect(config(client.clone(), &[("linger.ms", "2"), ("batch.size", "2000")])).await.unwrap();
     let mut sent = Vec::new();
     let mut futures = Vec::new();
     for i in 0..300u32 {
@@ -257,9 +255,8 @@ async fn acks_zero_and_one_deliver() {
 
 async fn retried_batches_are_not_duplicated(client: ClientConfig, broker: &TestBroker, topic: &str) {
     create(broker, topic, 2, &[]);
-    let producer = Producer::connect(config(client.clone(), &[("linger.ms", "20"), ("retry.backoff.ms", "10")]))
-        .await
-        .unwrap();
+    let producer =
+        Producer::connect(config(client.clone(), &[("linger.ms", "20"), ("retry.backoff.ms", "10")])).await.unwrap();
     // The first responses vanish: the broker stored the batches, the producer resends them.
     producer.drop_next_responses(2);
     let mut futures = Vec::new();
@@ -336,7 +333,8 @@ async fn tiny_buffer_memory_still_delivers_everything() {
     assert_eq!(too_big.kind(), ErrorKind::Invalid);
     let mut futures = Vec::new();
     for i in 0..1000 {
-        futures.push(producer.send(ProducerRecord::new("pressure", vec![b'p'; 100]).key(format!("{i}"))).await.unwrap());
+        futures
+            .push(producer.send(ProducerRecord::new("pressure", vec![b'p'; 100]).key(format!("{i}"))).await.unwrap());
     }
     let metadata = wait_all(futures).await;
     assert_eq!(metadata.len(), 1000);
@@ -409,7 +407,12 @@ async fn configuration_errors_are_invalid() {
     for (k, v) in [("acks", "2"), ("linger.ms", "-1"), ("compression.type", "brotli"), ("enable.idempotence", "yes")] {
         assert_eq!(c.set(k, v).unwrap_err().kind(), ErrorKind::Invalid, "{k}={v}");
     }
-    c.set("acks", "all").unwrap().set("compression.type", "zstd").unwrap().set("partitioner", "murmur2_random").unwrap();
+    c.set("acks", "all")
+        .unwrap()
+        .set("compression.type", "zstd")
+        .unwrap()
+        .set("partitioner", "murmur2_random")
+        .unwrap();
     c.set("client.id", "me").unwrap().set("request.timeout.ms", "1000").unwrap().set("retry.backoff.ms", "5").unwrap();
     c.set("max.request.size", "100000").unwrap().set("delivery.timeout.ms", "3000").unwrap();
     c.set("buffer.memory", "100000").unwrap().set("batch.size", "1000").unwrap();
@@ -466,7 +469,12 @@ async fn throughput() {
         let cpu_start = cpu();
         let started = Instant::now();
         for i in 0..n {
-            let record = ProducerRecord { topic: "perf".into(), partition: Some(i % 4), value: Some(value.clone()), ..Default::default() };
+            let record = ProducerRecord {
+                topic: "perf".into(),
+                partition: Some(i % 4),
+                value: Some(value.clone()),
+                ..Default::default()
+            };
             drop(producer.send(record).await.unwrap());
         }
         let queued = started.elapsed().as_secs_f64();
@@ -495,7 +503,10 @@ async fn records_expire_after_delivery_timeout_when_the_broker_is_gone() {
     broker.stop().await;
     let started = Instant::now();
     let pending = producer.send(ProducerRecord::new("gone", "after")).await.unwrap();
-    let err = tokio::time::timeout(Duration::from_secs(10), pending).await.expect("delivery timeout not enforced").unwrap_err();
+    let err = tokio::time::timeout(Duration::from_secs(10), pending)
+        .await
+        .expect("delivery timeout not enforced")
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Timeout, "{err}");
     assert!(started.elapsed() >= Duration::from_millis(1400));
     tokio::time::timeout(Duration::from_secs(5), producer.close()).await.expect("close hung").unwrap();

@@ -148,8 +148,8 @@ impl Accumulator {
                             None => true,
                             Some(id) => open.is_some_and(|b| b.completer.id == id),
                         };
-                        let fits = open
-                            .is_none_or(|b| b.builder.is_empty() || b.builder.size() + size <= settings.batch_size);
+                        let fits =
+                            open.is_none_or(|b| b.builder.is_empty() || b.builder.size() + size <= settings.batch_size);
                         if same_batch && fits {
                             current = Some(p);
                         }
@@ -255,7 +255,14 @@ impl Accumulator {
     }
 
     /// Takes the next batch of a partition if it is ready.
-    pub(crate) fn take(&mut self, topic: &str, partition: i32, now: Instant, linger: Duration, flush: bool) -> Option<Batch> {
+    pub(crate) fn take(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        now: Instant,
+        linger: Duration,
+        flush: bool,
+    ) -> Option<Batch> {
         let queue = self.topics.get_mut(topic)?.partitions.get_mut(partition as usize)?;
         if let Some(batch) = queue.full.pop_front() {
             return Some(batch);

@@ -46,8 +46,8 @@ impl ProducerConfig {
                 }
             }
             "compression.type" | "compression.codec" => {
-                self.compression = Compression::from_name(value)
-                    .map_err(|_| bad(key, value, "none, gzip, snappy, lz4 or zstd"))?
+                self.compression =
+                    Compression::from_name(value).map_err(|_| bad(key, value, "none, gzip, snappy, lz4 or zstd"))?
             }
             "batch.size" => self.batch_size = number(key, value, 0, i32::MAX as u64)?.max(1) as usize,
             "linger.ms" => self.linger = Duration::from_millis(number(key, value, 0, i32::MAX as u64)?),
@@ -62,9 +62,10 @@ impl ProducerConfig {
             "max.request.size" => self.max_request_size = number(key, value, 1, i32::MAX as u64)? as usize,
             "partitioner" | "partitioner.class" => {
                 self.partitioner = match value {
-                    "default" | "murmur2_random" | "murmur2" | "org.apache.kafka.clients.producer.internals.DefaultPartitioner" => {
-                        Partitioner::Default
-                    }
+                    "default"
+                    | "murmur2_random"
+                    | "murmur2"
+                    | "org.apache.kafka.clients.producer.internals.DefaultPartitioner" => Partitioner::Default,
                     "round_robin" | "roundrobin" | "org.apache.kafka.clients.producer.RoundRobinPartitioner" => {
                         Partitioner::RoundRobin
                     }
@@ -110,7 +111,9 @@ impl ProducerConfig {
             }
         }
         if self.batch_size == 0 || self.buffer_memory == 0 || self.max_in_flight == 0 || self.max_request_size == 0 {
-            return Err(Error::invalid("batch.size, buffer.memory, max.in.flight and max.request.size must be positive"));
+            return Err(Error::invalid(
+                "batch.size, buffer.memory, max.in.flight and max.request.size must be positive",
+            ));
         }
         Ok(())
     }

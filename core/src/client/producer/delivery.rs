@@ -46,7 +46,10 @@ impl Failure {
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
     /// Stored at `base_offset` (-1 with `acks=0`); `log_append_time` is -1 for CreateTime.
-    Stored { base_offset: i64, log_append_time: i64 },
+    Stored {
+        base_offset: i64,
+        log_append_time: i64,
+    },
     Failed(Failure),
 }
 

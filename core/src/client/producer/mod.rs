@@ -25,7 +25,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, TryAcquireError};
 
-use self::accumulator::{AppendError, Accumulator, Settings};
+use self::accumulator::{Accumulator, AppendError, Settings};
 use self::delivery::{BatchShared, Outcome, Tracker};
 use self::sender::{Sender, Shared};
 use super::cluster::Cluster;
@@ -232,10 +232,7 @@ impl Drop for Reservation<'_> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn closed() -> Error {
@@ -253,11 +250,13 @@ impl Producer {
         if let super::Bootstrap::InProcess(_) = config.client.bootstrap {
             config.client.bootstrap = super::Bootstrap::Servers(Vec::new());
         }
-        let producer =
-            if config.enable_idempotence { sender::init_producer_id(&cluster).await? } else { (-1, -1) };
+        let producer = if config.enable_idempotence { sender::init_producer_id(&cluster).await? } else { (-1, -1) };
         let tracker = Arc::new(Tracker::new(config.buffer_memory));
-        let settings =
-            Settings { compression: config.compression, batch_size: config.batch_size, partitioner: config.partitioner };
+        let settings = Settings {
+            compression: config.compression,
+            batch_size: config.batch_size,
+            partitioner: config.partitioner,
+        };
         let shared = Arc::new(Shared {
             acc: Mutex::new(Accumulator::new(settings, tracker.clone())),
             config,
@@ -307,7 +306,9 @@ impl Producer {
         let permits = u32::try_from(size).map_err(|_| Error::invalid("record too large"))?;
         match tracker.memory.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
-            Err(TryAcquireError::NoPermits) => tracker.memory.acquire_many(permits).await.map_err(|_| closed())?.forget(),
+            Err(TryAcquireError::NoPermits) => {
+                tracker.memory.acquire_many(permits).await.map_err(|_| closed())?.forget()
+            }
             Err(TryAcquireError::Closed) => return Err(closed()),
         }
         let mut reservation = Reservation { tracker, bytes: size };
@@ -321,7 +322,11 @@ impl Producer {
                         shared.wake.notify_one();
                     }
                     return Ok(DeliveryFuture {
-                        inner: Delivery::Pending { batch: appended.batch, offset_delta: appended.offset_delta, timestamp },
+                        inner: Delivery::Pending {
+                            batch: appended.batch,
+                            offset_delta: appended.offset_delta,
+                            timestamp,
+                        },
                     });
                 }
                 Err(AppendError::Closed) => return Err(closed()),
@@ -358,7 +363,9 @@ impl Producer {
             match cluster.topic(topic, true).await {
                 Ok(info) if !info.partitions.is_empty() => return Ok(info.partitions.len()),
                 Ok(_) if attempts < 3 => cluster.invalidate(topic),
-                Ok(_) => return Err(Error::new(ErrorKind::Unavailable, format!("topic {topic:?} has no partitions yet"))),
+                Ok(_) => {
+                    return Err(Error::new(ErrorKind::Unavailable, format!("topic {topic:?} has no partitions yet")))
+                }
                 Err(e) if attempts < 2 && (e.kind() == ErrorKind::NotFound || e.kind().is_retriable()) => {}
                 Err(e) => return Err(e),
             }

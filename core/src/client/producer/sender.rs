@@ -272,8 +272,7 @@ impl Sender {
     /// Sends what can be sent; returns when something becomes ready later.
     async fn send_ready(&mut self, now: Instant) -> Option<Instant> {
         let config = &self.shared.config;
-        let (linger, delivery_timeout, backoff) =
-            (config.linger, config.delivery_timeout, config.client.retry_backoff);
+        let (linger, delivery_timeout, backoff) = (config.linger, config.delivery_timeout, config.client.retry_backoff);
         let max_in_flight = config.max_in_flight.max(1);
         let max_request = config.max_request_size.max(1);
         let flush = self.shared.flushing.load(Ordering::Acquire) > 0 || self.shared.stop.load(Ordering::Acquire);
@@ -346,7 +345,10 @@ impl Sender {
             if !fresh.is_empty() {
                 let taken: Vec<(Batch, i32)> = {
                     let mut acc = self.shared.acc.lock();
-                    fresh.iter().filter_map(|((t, p), node)| acc.take(t, *p, now, linger, flush).map(|b| (b, *node))).collect()
+                    fresh
+                        .iter()
+                        .filter_map(|((t, p), node)| acc.take(t, *p, now, linger, flush).map(|b| (b, *node)))
+                        .collect()
                 };
                 for (batch, node) in taken {
                     let key = (batch.completer.shared.topic.clone(), batch.completer.shared.partition);
@@ -398,24 +400,14 @@ impl Sender {
 
     fn spawn_request(&mut self, node: i32, batches: Vec<SendBatch>) {
         let orders: Vec<(PartitionKey, u64)> = batches.iter().map(|b| (b.key(), b.order())).collect();
-        let drop_response = self
-            .shared
-            .drop_responses
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok();
+        let drop_response =
+            self.shared.drop_responses.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
         let timeout_ms = i32::try_from(self.shared.config.client.request_timeout.as_millis()).unwrap_or(i32::MAX);
         let (sent, turn) = oneshot::channel();
         let previous = self.turns.insert(node, turn);
         let order = Turn { previous, sent };
-        let handle = self.tasks.spawn(produce(
-            self.cluster.clone(),
-            node,
-            batches,
-            self.acks,
-            timeout_ms,
-            drop_response,
-            order,
-        ));
+        let handle =
+            self.tasks.spawn(produce(self.cluster.clone(), node, batches, self.acks, timeout_ms, drop_response, order));
         self.requests.insert(handle.id(), (node, orders));
         *self.node_in_flight.entry(node).or_default() += 1;
     }
@@ -525,7 +517,11 @@ impl Sender {
         }
         match init_producer_id(&self.cluster).await {
             Ok(producer) => {
-                tracing::info!(producer_id = producer.0, epoch = producer.1, "producer id renewed after lost sequences");
+                tracing::info!(
+                    producer_id = producer.0,
+                    epoch = producer.1,
+                    "producer id renewed after lost sequences"
+                );
                 self.producer = producer;
                 self.reset_not_before = None;
                 for state in self.partitions.values_mut() {
@@ -551,7 +547,10 @@ impl Sender {
 }
 
 fn expired_failure(timeout: Duration, when: &str) -> Failure {
-    Failure::new(ErrorKind::Timeout, format!("record expired {when}: delivery.timeout.ms ({} ms) passed", timeout.as_millis()))
+    Failure::new(
+        ErrorKind::Timeout,
+        format!("record expired {when}: delivery.timeout.ms ({} ms) passed", timeout.as_millis()),
+    )
 }
 
 /// Asks any broker for a producer id (retrying briefly while it is unavailable).
@@ -712,7 +711,8 @@ async fn produce(
                 .unwrap_or_else(|| Error::internal("error code without error"));
                 let mut failure = Failure::from_error(&error);
                 if code == ResponseError::OutOfOrderSequenceNumber.code() {
-                    failure.message = format!("{} (the broker lost track of this producer's sequence)", failure.message);
+                    failure.message =
+                        format!("{} (the broker lost track of this producer's sequence)", failure.message);
                 }
                 Err(failure)
             }
