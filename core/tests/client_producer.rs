@@ -511,3 +511,56 @@ async fn records_expire_after_delivery_timeout_when_the_broker_is_gone() {
     assert!(started.elapsed() >= Duration::from_millis(1400));
     tokio::time::timeout(Duration::from_secs(5), producer.close()).await.expect("close hung").unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_senders_with_lost_responses_keep_order_without_duplicates() {
+    let broker = TestBroker::start().await;
+    create(&broker, "stress", 3, &[]);
+    for client in [tcp(&broker), local(&broker)] {
+        let producer = std::sync::Arc::new(
+            Producer::connect(config(
+                client.clone(),
+                &[("linger.ms", "1"), ("batch.size", "1500"), ("retry.backoff.ms", "5")],
+            ))
+            .await
+            .unwrap(),
+        );
+        producer.drop_next_responses(6);
+        let mut tasks = Vec::new();
+        for t in 0..4 {
+            let producer = producer.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut futures = Vec::new();
+                for i in 0..1500 {
+                    let record = ProducerRecord::new("stress", format!("{t}-{i}")).partition(t % 3);
+                    futures.push(producer.send(record).await.unwrap());
+                }
+                wait_all(futures).await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        producer.close().await.unwrap();
+    }
+    let mut total = 0;
+    for p in 0..3 {
+        let records = read_all(tcp(&broker), "stress", p).await;
+        total += records.len();
+        let mut next: HashMap<String, u32> = HashMap::new();
+        for r in records {
+            let value = String::from_utf8(r.value.unwrap().to_vec()).unwrap();
+            let (t, i) = value.split_once('-').unwrap();
+            let i: u32 = i.parse().unwrap();
+            let expected = next.entry(t.to_string()).or_insert(0);
+            // Two producers wrote the same values one after the other: restart per producer.
+            if i == 0 && *expected == 1500 {
+                *expected = 0;
+            }
+            assert_eq!(i, *expected, "partition {p}: task {t} out of order or duplicated");
+            *expected += 1;
+        }
+    }
+    assert_eq!(total, 2 * 4 * 1500);
+    broker.stop().await;
+}
