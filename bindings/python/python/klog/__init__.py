@@ -1,0 +1,106 @@
+"""klog: a Kafka-compatible commit log for Python.
+
+Blocking and asyncio clients (:class:`Producer`, :class:`Consumer`,
+:class:`Admin`, :class:`AsyncProducer`, :class:`AsyncConsumer`,
+:class:`AsyncAdmin`) for any Kafka-compatible broker, an embedded broker opened
+from a directory (:func:`open`), and consumed batches as ``pyarrow`` record
+batches. The work happens in Rust (``klog._native``) on one tokio runtime per
+process; blocking calls release the GIL and stay interruptible by Ctrl-C.
+
+Fork: the runtime belongs to the process that started it. A child process
+gets a fresh runtime on its first call, but clients and brokers created before
+``fork()`` cannot be used in the child (they raise :class:`ClosedError`);
+create new ones there. An embedded broker's directory is locked by the parent.
+"""
+
+from __future__ import annotations
+
+import atexit
+
+from . import _native
+from ._arrow import schema as arrow_schema
+from ._client import (
+    Admin,
+    AsyncAdmin,
+    AsyncConsumer,
+    AsyncProducer,
+    Consumer,
+    Embedded,
+    Producer,
+    _close_live_brokers,
+    open,
+)
+from ._native import (
+    AlreadyExistsError,
+    ClosedError,
+    CorruptError,
+    FencedError,
+    InternalError,
+    InvalidError,
+    IoError,
+    KlogError,
+    NotFoundError,
+    NotLeaderError,
+    Record,
+    RecordMetadata,
+    TimeoutError,
+    UnavailableError,
+)
+from ._types import (
+    ClusterDescription,
+    ConfigEntry,
+    GroupDescription,
+    GroupMember,
+    GroupOffset,
+    NewTopic,
+    PartitionInfo,
+    TopicInfo,
+    TopicPartition,
+)
+
+__version__ = _native.__version__
+
+__all__ = [
+    "Admin",
+    "AlreadyExistsError",
+    "AsyncAdmin",
+    "AsyncConsumer",
+    "AsyncProducer",
+    "ClosedError",
+    "ClusterDescription",
+    "ConfigEntry",
+    "Consumer",
+    "CorruptError",
+    "Embedded",
+    "FencedError",
+    "GroupDescription",
+    "GroupMember",
+    "GroupOffset",
+    "InternalError",
+    "InvalidError",
+    "IoError",
+    "KlogError",
+    "NewTopic",
+    "NotFoundError",
+    "NotLeaderError",
+    "PartitionInfo",
+    "Producer",
+    "Record",
+    "RecordMetadata",
+    "TimeoutError",
+    "TopicInfo",
+    "TopicPartition",
+    "UnavailableError",
+    "arrow_schema",
+    "open",
+]
+
+
+def _at_exit() -> None:
+    # Embedded brokers flush their logs, then the runtime's threads stop, before
+    # the interpreter tears down (tasks must not touch a finalizing interpreter).
+    _close_live_brokers()
+    _native.shutdown()
+
+
+atexit.register(_at_exit)
