@@ -70,3 +70,14 @@ def pytest_runtest_makereport(item, call):
         srv = item.funcargs.get("server")
         if srv is not None:
             report.sections.append(("klog-server stderr", srv.stderr_tail(8000)))
+
+
+@pytest.fixture(params=["embedded", "server"])
+def target_server_or_db(request, tmp_path):
+    """Either an embedded broker or the klog-server's bootstrap address."""
+    if request.param == "embedded":
+        broker = klog.open(tmp_path / "broker-param")
+        yield broker
+        broker.close()
+    else:
+        yield request.getfixturevalue("bootstrap")

@@ -60,7 +60,10 @@ def record_batch(cols: Dict[str, Any]) -> "pyarrow.RecordBatch":
     sch = schema()
     n = cols["length"]
     h = cols["headers.length"]
-    fixed = lambda type_, key: pa.Array.from_buffers(type_, n, [None, pa.py_buffer(cols[key])], null_count=0)  # noqa: E731
+
+    def fixed(type_: Any, key: str) -> Any:
+        return pa.Array.from_buffers(type_, n, [None, pa.py_buffer(cols[key])], null_count=0)
+
     header_type = sch.field("headers").type
     struct = pa.Array.from_buffers(
         header_type.value_type,

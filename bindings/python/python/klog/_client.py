@@ -551,7 +551,7 @@ class Consumer:
 
     def __iter__(self) -> Iterator[Record]:
         """Blocks for each record; ends when the consumer is closed."""
-        return self._native  # type: ignore[no-any-return]
+        return self._native
 
     def commit(self, offsets: Optional[Mapping[Tuple[str, int], int]] = None) -> None:
         """Commits the records returned so far, or explicit next offsets ``{(topic, partition): offset}``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 
 class TopicPartition(NamedTuple):
@@ -34,7 +34,7 @@ class NewTopic:
     name: str
     partitions: int = -1
     replication_factor: int = -1
-    config: dict = field(default_factory=dict)
+    config: Dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,12 +77,12 @@ class ClusterDescription:
     brokers: List[Tuple[int, str]]
 
 
-def _topic_info(t: tuple) -> TopicInfo:
+def _topic_info(t: Tuple[Any, ...]) -> TopicInfo:
     name, id_, parts = t
     return TopicInfo(name, id_, [PartitionInfo(*p) for p in parts])
 
 
-def _group(g: tuple) -> GroupDescription:
+def _group(g: Tuple[Any, ...]) -> GroupDescription:
     gid, state, ptype, proto, members = g
     return GroupDescription(
         gid,
