@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 
 use crate::embedded::Embedded;
 use crate::error::to_py;
-use crate::runtime::check_pid;
+use crate::runtime::{check_pid, current_pid};
 
 /// A core object shared with running tasks; `close()` empties it so later calls
 /// fail with `ClosedError` (design rule: `inner` handle, closed means closed).
@@ -21,7 +21,7 @@ pub struct Slot<T> {
 
 impl<T> Slot<T> {
     pub fn new(value: T, what: &'static str) -> Self {
-        Slot { inner: RwLock::new(Some(Arc::new(value))), pid: std::process::id(), what }
+        Slot { inner: RwLock::new(Some(Arc::new(value))), pid: current_pid(), what }
     }
 
     /// The object, or `ClosedError`.

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::common::{client_config, Slot, Target};
 use crate::error::to_py;
-use crate::runtime::{block_on, handle, run, LoopFuture};
+use crate::runtime::{block_on_with, handle, run, LoopFuture};
 
 /// Where a record was stored.
 #[pyclass(module = "klog", frozen, eq, hash, get_all)]
@@ -67,15 +67,20 @@ enum Callback {
     Asyncio(LoopFuture),
 }
 
-struct Delivery {
-    future: DeliveryFuture,
-    callback: Callback,
+/// Work for the delivery task.
+enum Delivery {
+    /// A record whose outcome someone waits for.
+    One { future: DeliveryFuture, callback: Callback },
+    /// Records queued without a callback, handed over in bulk (one wake-up per batch).
+    Many(Vec<DeliveryFuture>),
 }
+
+/// Fire-and-forget records collected before going to the delivery task.
+const HANDOVER: usize = 2048;
 
 /// Progress shared with the delivery task.
 #[derive(Default)]
 struct Counters {
-    queued: AtomicU64,
     completed: AtomicU64,
     changed: Notify,
     first_error: Mutex<Option<klog::Error>>,
@@ -104,8 +109,29 @@ impl Counters {
 
 struct Shared {
     producer: CoreProducer,
+    runtime: tokio::runtime::Handle,
     deliveries: mpsc::UnboundedSender<Delivery>,
     counters: Arc<Counters>,
+    pending: Mutex<Pending>,
+}
+
+/// Records queued so far, and the fire-and-forget ones not handed over yet.
+#[derive(Default)]
+struct Pending {
+    queued: u64,
+    futures: Vec<DeliveryFuture>,
+}
+
+impl Shared {
+    /// Hands pending fire-and-forget records to the delivery task; returns the count queued.
+    fn hand_over(&self) -> u64 {
+        let mut pending = self.pending.lock();
+        if !pending.futures.is_empty() {
+            let batch = std::mem::take(&mut pending.futures);
+            let _ = self.deliveries.send(Delivery::Many(batch));
+        }
+        pending.queued
+    }
 }
 
 static CF_FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -150,25 +176,41 @@ fn invoke(py: Python<'_>, result: klog::Result<CoreMetadata>, callback: Callback
 
 /// Awaits delivery futures in send order and runs their callbacks, a batch per GIL acquisition.
 async fn delivery_task(mut rx: mpsc::UnboundedReceiver<Delivery>, counters: Arc<Counters>) {
-    let mut batch = Vec::with_capacity(1024);
+    let mut batch = Vec::with_capacity(256);
     let mut ready: Vec<(klog::Result<CoreMetadata>, Callback)> = Vec::new();
+    let keep_error = |e: klog::Error| {
+        let mut first = counters.first_error.lock();
+        if first.is_none() {
+            *first = Some(e);
+        }
+    };
     loop {
-        if rx.recv_many(&mut batch, 4096).await == 0 {
+        if rx.recv_many(&mut batch, 256).await == 0 {
             break;
         }
-        let n = batch.len() as u64;
+        let mut n = 0u64;
         for delivery in batch.drain(..) {
-            let result = delivery.future.await;
-            match delivery.callback {
-                Callback::None => {
-                    if let Err(e) = result {
-                        let mut first = counters.first_error.lock();
-                        if first.is_none() {
-                            *first = Some(e);
+            match delivery {
+                Delivery::One { future, callback } => {
+                    n += 1;
+                    let result = future.await;
+                    match callback {
+                        Callback::None => {
+                            if let Err(e) = result {
+                                keep_error(e);
+                            }
+                        }
+                        callback => ready.push((result, callback)),
+                    }
+                }
+                Delivery::Many(futures) => {
+                    n += futures.len() as u64;
+                    for future in futures {
+                        if let Err(e) = future.await {
+                            keep_error(e);
                         }
                     }
                 }
-                callback => ready.push((result, callback)),
             }
         }
         if !ready.is_empty() {
@@ -263,17 +305,26 @@ impl Producer {
     }
 
     fn enqueue(shared: &Shared, future: DeliveryFuture, callback: Callback) -> PyResult<()> {
-        shared.counters.queued.fetch_add(1, Ordering::AcqRel);
-        shared
-            .deliveries
-            .send(Delivery { future, callback })
-            .map_err(|_| to_py(klog::Error::closed("the producer is closed")))
+        let mut pending = shared.pending.lock();
+        pending.queued += 1;
+        let sent = match callback {
+            Callback::None => {
+                pending.futures.push(future);
+                if pending.futures.len() < HANDOVER {
+                    return Ok(());
+                }
+                let batch = std::mem::replace(&mut pending.futures, Vec::with_capacity(HANDOVER));
+                shared.deliveries.send(Delivery::Many(batch))
+            }
+            callback => shared.deliveries.send(Delivery::One { future, callback }),
+        };
+        sent.map_err(|_| to_py(klog::Error::closed("the producer is closed")))
     }
 
     /// Queues a record on the calling thread, blocking (without the GIL) only under back-pressure.
     fn queue_blocking(&self, py: Python<'_>, record: ProducerRecord, callback: Callback) -> PyResult<()> {
         let shared = self.inner.get()?;
-        let future = block_on(py, Self::send_future(&shared, record))?;
+        let future = block_on_with(py, &shared.runtime, shared.producer.send(record))?;
         Self::enqueue(&shared, future, callback)
     }
 }
@@ -299,7 +350,8 @@ impl Producer {
             let (tx, rx) = mpsc::unbounded_channel();
             let counters = Arc::new(Counters::default());
             rt.spawn(delivery_task(rx, counters.clone()));
-            let shared = Shared { producer, deliveries: tx, counters };
+            let shared =
+                Shared { producer, runtime: rt, deliveries: tx, counters, pending: Mutex::new(Pending::default()) };
             Ok(Py::new(py, Producer { inner: Slot::new(shared, "producer") })?.into_any())
         })
     }
@@ -359,7 +411,7 @@ impl Producer {
                 headers: Vec::new(),
                 timestamp: None,
             };
-            let future = block_on(py, Self::send_future(&shared, record))?;
+            let future = block_on_with(py, &shared.runtime, shared.producer.send(record))?;
             Self::enqueue(&shared, future, Callback::None)?;
             n += 1;
         }
@@ -404,7 +456,7 @@ impl Producer {
     ) -> PyResult<(Option<Bound<'py, PyAny>>, Bound<'py, PyAny>)> {
         let record = record_of(topic, value, key, partition, timestamp, headers)?;
         let shared = self.inner.get()?;
-        let rt = handle()?;
+        let rt = shared.runtime.clone();
         let delivered = LoopFuture::new(py)?;
         let delivered_py = delivered.future(py);
         let mut send = Self::send_future(&shared, record);
@@ -425,11 +477,9 @@ impl Producer {
                 rt.spawn(async move {
                     match send.await {
                         Ok(future) => {
-                            shared.counters.queued.fetch_add(1, Ordering::AcqRel);
-                            let sent = shared.deliveries.send(Delivery { future, callback: Callback::Asyncio(delivered) });
-                            let result = match sent {
+                            let result = match Self::enqueue(&shared, future, Callback::Asyncio(delivered)) {
                                 Ok(()) => Python::try_attach(|py| Ok(py.None())),
-                                Err(_) => Some(Err(to_py(klog::Error::closed("the producer is closed")))),
+                                Err(e) => Some(Err(e)),
                             };
                             if let Some(result) = result {
                                 queued.complete(result);
@@ -448,7 +498,7 @@ impl Producer {
     #[pyo3(signature = (timeout = None, aio = false))]
     fn flush<'py>(&self, py: Python<'py>, timeout: Option<f64>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let shared = self.inner.get()?;
-        let target = shared.counters.queued.load(Ordering::Acquire);
+        let target = shared.hand_over();
         let work = async move {
             shared.producer.flush().await?;
             shared.counters.wait_completed(target).await;
@@ -469,7 +519,8 @@ impl Producer {
     fn __len__(&self) -> usize {
         match self.inner.get() {
             Ok(s) => {
-                (s.counters.queued.load(Ordering::Acquire) - s.counters.completed.load(Ordering::Acquire)) as usize
+                let queued = s.pending.lock().queued;
+                queued.saturating_sub(s.counters.completed.load(Ordering::Acquire)) as usize
             }
             Err(_) => 0,
         }
@@ -487,8 +538,8 @@ impl Producer {
             return run(py, aio, async { Ok(()) }, |py, ()| Ok(py.None()));
         };
         let fut = async move {
-            let target = shared.counters.queued.load(Ordering::Acquire);
             let closed = shared.producer.close().await;
+            let target = shared.hand_over();
             shared.counters.wait_completed(target).await;
             let counters = shared.counters.clone();
             drop(shared); // ends the delivery task once the last in-flight send is done

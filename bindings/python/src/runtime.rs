@@ -10,7 +10,7 @@
 
 use std::future::Future;
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -33,6 +33,26 @@ struct Owned {
 
 static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
 static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
+/// This process's id, cached (getpid is a system call); 0 = not known yet.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// The current process id, cached until `after_fork_in_child` resets it.
+pub fn current_pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
+/// Registered with `os.register_at_fork(after_in_child=...)` by the klog package.
+#[pyfunction]
+pub fn after_fork_in_child() {
+    PID.store(0, Ordering::Relaxed);
+}
 
 fn worker_threads() -> usize {
     if let Some(n) = std::env::var("KLOG_PY_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
@@ -46,7 +66,7 @@ pub fn handle() -> PyResult<Handle> {
     if SHUT_DOWN.load(Ordering::Acquire) {
         return Err(to_py(klog::Error::closed("the klog runtime was shut down (interpreter exit)")));
     }
-    let pid = std::process::id();
+    let pid = current_pid();
     let mut slot = RUNTIME.lock();
     if let Some(owned) = slot.as_ref() {
         if owned.pid == pid {
@@ -73,7 +93,7 @@ pub fn handle() -> PyResult<Handle> {
 
 /// The process id the current runtime belongs to (to detect objects inherited through fork).
 pub fn check_pid(pid: u32) -> PyResult<()> {
-    if pid != std::process::id() {
+    if pid != current_pid() {
         return Err(to_py(klog::Error::closed(
             "this klog object was created before fork(); create a new one in the child process",
         )));
@@ -88,7 +108,7 @@ pub fn shutdown(py: Python<'_>, timeout: f64) {
     SHUT_DOWN.store(true, Ordering::Release);
     let owned = RUNTIME.lock().take();
     if let Some(mut owned) = owned {
-        if owned.pid == std::process::id() {
+        if owned.pid == current_pid() {
             if let Some(rt) = owned.runtime.take() {
                 // Detached: tasks finishing now may need the GIL to complete asyncio futures.
                 py.detach(|| rt.shutdown_timeout(Duration::from_secs_f64(timeout.max(0.0))));
@@ -106,7 +126,15 @@ where
     F: Future<Output = klog::Result<T>> + Send,
     T: Send,
 {
-    let handle = handle()?;
+    block_on_with(py, &handle()?, fut)
+}
+
+/// [`block_on`] on a given runtime handle.
+pub fn block_on_with<F, T>(py: Python<'_>, handle: &Handle, fut: F) -> PyResult<T>
+where
+    F: Future<Output = klog::Result<T>> + Send,
+    T: Send,
+{
     if Handle::try_current().is_ok() {
         return Err(to_py(klog::Error::invalid(
             "blocking klog calls cannot run inside a delivery callback; use the asyncio API or call it later",

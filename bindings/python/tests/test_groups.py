@@ -20,13 +20,20 @@ def test_two_consumers_share_partitions(target_server_or_db, topic):
     target = target_server_or_db
     with klog.Admin(target) as admin:
         admin.create_topic(topic, 4)
-    with klog.Producer(target) as p:
-        for i in range(200):
-            p.produce(topic, b"%d" % i, key=b"key-%d" % i)
     group = f"g-{topic}"
     a = klog.Consumer(target, group_id=group, topics=topic, auto_offset_reset="earliest")
     b = klog.Consumer(target, group_id=group, topics=[topic], auto_offset_reset="earliest")
     try:
+        # Both members must be in the group before the records exist.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for c in (a, b):
+                assert c.poll(0.05) is None
+            if a.assignment() and b.assignment() and len(a.assignment() + b.assignment()) == 4:
+                break
+        with klog.Producer(target) as p:
+            for i in range(200):
+                p.produce(topic, b"%d" % i, key=b"key-%d" % i)
         got = _drain([a, b], 200)
         values = sorted(int(r.value) for rs in got.values() for r in rs)
         assert values == list(range(200))
@@ -37,6 +44,19 @@ def test_two_consumers_share_partitions(target_server_or_db, topic):
         with klog.Admin(target) as admin:
             desc = admin.describe_group(group)
             assert len(desc.members) == 2
+        # b leaves: the group rebalances and a takes over every partition.
+        a.commit()
+        b.commit()
+        b.close()
+        deadline = time.monotonic() + 30
+        while len(a.assignment()) < 4 and time.monotonic() < deadline:
+            assert a.poll(0.05) is None
+        assert sorted(a.assignment()) == [(topic, i) for i in range(4)]
+        with klog.Producer(target) as p:
+            for i in range(200, 240):
+                p.produce(topic, b"%d" % i, key=b"key-%d" % i)
+        later = _drain([a], 40)[id(a)]
+        assert sorted(int(r.value) for r in later) == list(range(200, 240))
     finally:
         a.close()
         b.close()

@@ -16,6 +16,7 @@ create new ones there. An embedded broker's directory is locked by the parent.
 from __future__ import annotations
 
 import atexit
+import os
 
 from . import _native
 from ._arrow import schema as arrow_schema
@@ -104,3 +105,5 @@ def _at_exit() -> None:
 
 
 atexit.register(_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_native.after_fork_in_child)
