@@ -174,14 +174,8 @@ impl TcpConnection {
         let reader_closed = closed.clone();
         tokio::spawn(async move {
             let mut reader = BufReader::with_capacity(256 * 1024, read_half);
-            loop {
-                let Ok(len) = reader.read_i32().await else { break };
-                let Ok(len) = usize::try_from(len) else { break };
-                let mut frame = BytesMut::zeroed(len);
-                if reader.read_exact(&mut frame).await.is_err() || len < 4 {
-                    break;
-                }
-                let frame = frame.freeze();
+            while let Ok(len) = reader.read_i32().await {
+                let Some(frame) = read_frame_body(&mut reader, len).await else { break };
                 let correlation_id = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
                 if let Some(waiter) = reader_pending.lock().remove(&correlation_id) {
                     let _ = waiter.send(frame);
@@ -285,10 +279,7 @@ impl TcpConnection {
             .map_err(|e| Error::corrupt(format!("undecodable response from {}: {e}", self.address)))
     }
 
-    async fn send_only<R: Request>(&self, request: R) -> Result<()>
-    where
-        R: ApiCall,
-    {
+    async fn send_only<R: ApiCall>(&self, request: R) -> Result<()> {
         let version = self.version_for::<R>()?;
         let correlation_id = self.next_correlation.fetch_add(1, Ordering::Relaxed);
         let frame = self.frame(&request, version, correlation_id)?;
@@ -297,4 +288,17 @@ impl TcpConnection {
             .await
             .map_err(|_| Error::new(ErrorKind::Unavailable, format!("connection to {} closed", self.address)))
     }
+}
+
+/// Reads a response frame of `len` bytes (at least a correlation id) without zero-filling it first.
+async fn read_frame_body(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>, len: i32) -> Option<Bytes> {
+    let len = usize::try_from(len).ok().filter(|&l| l >= 4)?;
+    let mut frame = BytesMut::with_capacity(len);
+    let mut body = reader.take(len as u64);
+    while frame.len() < len {
+        if body.read_buf(&mut frame).await.ok()? == 0 {
+            return None;
+        }
+    }
+    Some(frame.freeze())
 }
