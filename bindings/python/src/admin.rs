@@ -26,7 +26,13 @@ fn group_out(g: GroupDescription) -> (String, String, String, String, Vec<PyMemb
         .members
         .into_iter()
         .map(|m| {
-            (m.member_id, m.group_instance_id, m.client_id, m.client_host, m.assignment.into_iter().map(tp_out).collect())
+            (
+                m.member_id,
+                m.group_instance_id,
+                m.client_id,
+                m.client_host,
+                m.assignment.into_iter().map(tp_out).collect(),
+            )
         })
         .collect();
     (g.group_id, g.state, g.protocol_type, g.protocol, members)
@@ -198,7 +204,13 @@ impl Admin {
     }
 
     #[pyo3(signature = (partition, offset, aio = false))]
-    fn delete_records<'py>(&self, py: Python<'py>, partition: Tp, offset: i64, aio: bool) -> PyResult<Bound<'py, PyAny>> {
+    fn delete_records<'py>(
+        &self,
+        py: Python<'py>,
+        partition: Tp,
+        offset: i64,
+        aio: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let admin = self.admin()?;
         let tp = tp_in(partition);
         run(py, aio, async move { admin.delete_records(&tp, offset).await }, into_py)

@@ -27,10 +27,7 @@ impl<T> Slot<T> {
     /// The object, or `ClosedError`.
     pub fn get(&self) -> PyResult<Arc<T>> {
         check_pid(self.pid)?;
-        self.inner
-            .read()
-            .clone()
-            .ok_or_else(|| to_py(klog::Error::closed(format!("the {} is closed", self.what))))
+        self.inner.read().clone().ok_or_else(|| to_py(klog::Error::closed(format!("the {} is closed", self.what))))
     }
 
     /// Takes the object out (None if already closed).
@@ -62,15 +59,16 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Target {
 }
 
 fn millis(key: &str, value: &str) -> PyResult<Duration> {
-    value
-        .trim()
-        .parse::<u64>()
-        .map(Duration::from_millis)
-        .map_err(|_| to_py(klog::Error::invalid(format!("{key} must be a whole number of milliseconds, got {value:?}"))))
+    value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
+        to_py(klog::Error::invalid(format!("{key} must be a whole number of milliseconds, got {value:?}")))
+    })
 }
 
 /// Builds the client settings and returns the options left for the producer or consumer.
-pub fn client_config(target: Target, options: Vec<(String, String)>) -> PyResult<(ClientConfig, Vec<(String, String)>)> {
+pub fn client_config(
+    target: Target,
+    options: Vec<(String, String)>,
+) -> PyResult<(ClientConfig, Vec<(String, String)>)> {
     let mut config = match target {
         Target::Servers(servers) => {
             if servers.trim().is_empty() {

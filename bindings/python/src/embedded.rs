@@ -52,9 +52,8 @@ impl Embedded {
     /// Serves the broker on TCP at `addr` ("host:port", port 0 picks one); returns "host:port" bound.
     #[pyo3(signature = (addr, aio = false))]
     fn listen<'py>(&self, py: Python<'py>, addr: &str, aio: bool) -> PyResult<Bound<'py, PyAny>> {
-        let addr: SocketAddr = addr
-            .parse()
-            .map_err(|e| to_py(klog::Error::invalid(format!("bad listen address {addr:?}: {e}"))))?;
+        let addr: SocketAddr =
+            addr.parse().map_err(|e| to_py(klog::Error::invalid(format!("bad listen address {addr:?}: {e}"))))?;
         let inner = self.inner.get()?;
         run(py, aio, async move { inner.listen(addr).await }, |py, bound| into_py(py, bound.to_string()))
     }

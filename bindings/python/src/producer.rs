@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use klog::client::{DeliveryFuture, Producer as CoreProducer, ProducerConfig, ProducerRecord, RecordMetadata as CoreMetadata};
+use klog::client::{
+    DeliveryFuture, Producer as CoreProducer, ProducerConfig, ProducerRecord, RecordMetadata as CoreMetadata,
+};
 use klog::record::Header;
 use parking_lot::Mutex;
 use pyo3::prelude::*;
@@ -137,36 +139,34 @@ impl Shared {
 static CF_FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn invoke(py: Python<'_>, result: klog::Result<CoreMetadata>, callback: Callback) {
-    let outcome: PyResult<()> = (|| {
-        match callback {
-            Callback::None => Ok(()),
-            Callback::Call(f) => {
-                let (err, md) = match result {
-                    Ok(m) => (py.None(), Py::new(py, RecordMetadata::from(m))?.into_any()),
-                    Err(e) => (to_py(e).into_value(py).into_any(), py.None()),
-                };
-                f.bind(py).call1((err, md))?;
-                Ok(())
+    let outcome: PyResult<()> = (|| match callback {
+        Callback::None => Ok(()),
+        Callback::Call(f) => {
+            let (err, md) = match result {
+                Ok(m) => (py.None(), Py::new(py, RecordMetadata::from(m))?.into_any()),
+                Err(e) => (to_py(e).into_value(py).into_any(), py.None()),
+            };
+            f.bind(py).call1((err, md))?;
+            Ok(())
+        }
+        Callback::Concurrent(fut) => {
+            let fut = fut.bind(py);
+            if fut.call_method0("cancelled")?.is_truthy()? {
+                return Ok(());
             }
-            Callback::Concurrent(fut) => {
-                let fut = fut.bind(py);
-                if fut.call_method0("cancelled")?.is_truthy()? {
-                    return Ok(());
-                }
-                match result {
-                    Ok(m) => fut.call_method1("set_result", (RecordMetadata::from(m),))?,
-                    Err(e) => fut.call_method1("set_exception", (to_py(e).into_value(py),))?,
-                };
-                Ok(())
-            }
-            Callback::Asyncio(target) => {
-                let value = match result {
-                    Ok(m) => Py::new(py, RecordMetadata::from(m)).map(Py::into_any),
-                    Err(e) => Err(to_py(e)),
-                };
-                target.complete(value);
-                Ok(())
-            }
+            match result {
+                Ok(m) => fut.call_method1("set_result", (RecordMetadata::from(m),))?,
+                Err(e) => fut.call_method1("set_exception", (to_py(e).into_value(py),))?,
+            };
+            Ok(())
+        }
+        Callback::Asyncio(target) => {
+            let value = match result {
+                Ok(m) => Py::new(py, RecordMetadata::from(m)).map(Py::into_any),
+                Err(e) => Err(to_py(e)),
+            };
+            target.complete(value);
+            Ok(())
         }
     })();
     if let Err(e) = outcome {
@@ -258,8 +258,8 @@ fn headers_of(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<Header>> {
     let mut out = Vec::new();
     for item in items.try_iter()? {
         let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
-        let key = bytes_of("a header key", &k)?
-            .ok_or_else(|| to_py(klog::Error::invalid("a header key cannot be None")))?;
+        let key =
+            bytes_of("a header key", &k)?.ok_or_else(|| to_py(klog::Error::invalid("a header key cannot be None")))?;
         out.push(Header { key, value: bytes_of("a header value", &v)? });
     }
     Ok(out)

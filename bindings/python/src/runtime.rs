@@ -16,9 +16,9 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use pyo3::prelude::*;
-use pyo3::BoundObject;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyCFunction;
+use pyo3::BoundObject;
 use tokio::runtime::{Handle, Runtime};
 
 use crate::error::to_py;
@@ -233,10 +233,10 @@ impl LoopFuture {
             };
             let Ok(resolve) = resolver(py) else { return };
             // The loop may be closed already (RuntimeError): nobody is waiting then.
-            let _ = self.event_loop.bind(py).call_method1(
-                "call_soon_threadsafe",
-                (resolve, self.future.bind(py), ok, value),
-            );
+            let _ = self
+                .event_loop
+                .bind(py)
+                .call_method1("call_soon_threadsafe", (resolve, self.future.bind(py), ok, value));
         });
     }
 }
