@@ -32,7 +32,7 @@ impl Binary {
         if !valid && self.nulls == 0 {
             // First null: materialize the bitmap with every earlier slot valid.
             self.validity = vec![0xff; i.div_ceil(8)];
-            if i % 8 != 0 {
+            if !i.is_multiple_of(8) {
                 let last = self.validity.len() - 1;
                 self.validity[last] = (1u8 << (i % 8)) - 1;
             }
