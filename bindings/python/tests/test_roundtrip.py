@@ -143,3 +143,39 @@ def test_seek_position_and_offsets(db, topic):
         c.seek_to_end()
         assert c.poll(0.2) is None
         assert c.lag() == {tp: 0}
+
+
+def test_ctrl_c_interrupts_a_blocking_poll(tmp_path):
+    """SIGINT from outside reaches a consumer blocked in poll() (GIL released) promptly."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    code = f"""
+        import sys, time, klog
+        db = klog.open({str(tmp_path / "b")!r})
+        db.admin().create_topic("idle", 1)
+        c = db.consumer(); c.assign([("idle", 0)])
+        print("ready", flush=True)
+        t = time.monotonic()
+        try:
+            c.poll(timeout=60)
+        except KeyboardInterrupt:
+            print("interrupted after %.2f" % (time.monotonic() - t), flush=True)
+            c.close(); db.close()
+            sys.exit(3)
+        sys.exit(0)
+    """
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 3, (out, err)
+    assert time.monotonic() - sent < 2, out
