@@ -30,13 +30,29 @@ impl<T> Slot<T> {
         self.inner.read().clone().ok_or_else(|| to_py(klog::Error::closed(format!("the {} is closed", self.what))))
     }
 
-    /// Takes the object out (None if already closed).
+    /// Takes the object out (None if already closed, or inherited through fork:
+    /// closing an inherited object does nothing, see `Drop`).
     pub fn take(&self) -> Option<Arc<T>> {
+        if self.pid != current_pid() {
+            return None;
+        }
         self.inner.write().take()
     }
 
     pub fn is_closed(&self) -> bool {
         self.inner.read().is_none()
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        if self.pid != current_pid() {
+            // Inherited through fork: dropping would touch the parent's runtime
+            // (tasks, locks) from a process where its threads do not exist. Leak it.
+            if let Some(inner) = self.inner.get_mut().take() {
+                std::mem::forget(inner);
+            }
+        }
     }
 }
 

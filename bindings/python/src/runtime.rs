@@ -3,10 +3,10 @@
 //! asyncio futures.
 //!
 //! The runtime is created on first use and belongs to the process that created
-//! it: after `fork` the child gets a fresh runtime on its next call (objects
-//! created before the fork are bound to the parent's runtime and fail with
-//! `ClosedError` in the child). `shutdown()` (run at interpreter exit) stops the
-//! worker threads; later calls fail with `ClosedError`.
+//! it. A process forked after that cannot use klog (every call raises
+//! `ClosedError`); one forked before the first klog call starts its own runtime.
+//! `shutdown()` (run at interpreter exit) stops the worker threads; later calls
+//! fail with `ClosedError`.
 
 use std::future::Future;
 use std::pin::pin;
@@ -75,10 +75,15 @@ pub fn handle() -> PyResult<Handle> {
             }
         }
     }
-    if let Some(old) = slot.take() {
-        // A runtime inherited through fork: its threads do not exist here. Dropping it
-        // would try to join them, so it is leaked on purpose.
-        std::mem::forget(old);
+    if slot.is_some() {
+        // Inherited through fork from a process whose runtime was running: its threads
+        // do not exist here and state they shared may be mid-update, so klog refuses to
+        // run rather than risk it (seen as crashes in the child). Use the `spawn` or
+        // `forkserver` start method, or fork before the first klog call.
+        return Err(to_py(klog::Error::closed(
+            "klog cannot run in a process forked after klog started; fork before using klog, \
+             or use multiprocessing's 'spawn' or 'forkserver' start method",
+        )));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(worker_threads())

@@ -7,10 +7,10 @@ from a directory (:func:`open`), and consumed batches as ``pyarrow`` record
 batches. The work happens in Rust (``klog._native``) on one tokio runtime per
 process; blocking calls release the GIL and stay interruptible by Ctrl-C.
 
-Fork: the runtime belongs to the process that started it. A child process
-gets a fresh runtime on its first call, but clients and brokers created before
-``fork()`` cannot be used in the child (they raise :class:`ClosedError`);
-create new ones there. An embedded broker's directory is locked by the parent.
+Fork: the runtime's threads do not survive ``fork()``. A process forked after
+klog started cannot use klog (every call raises :class:`ClosedError`); one
+forked before the first klog call works normally. With ``multiprocessing`` use
+the ``spawn`` or ``forkserver`` start method, or create klog objects in workers.
 """
 
 from __future__ import annotations
