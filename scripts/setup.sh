@@ -33,6 +33,12 @@ PYTHON="${PYTHON:-python3}"
 log "installing Python requirements"
 "$PYTHON" -m pip install --disable-pip-version-check --root-user-action=ignore -q -r tests/interop/requirements.txt
 
+# --- the klog Python package (bindings/python) ----------------------------------
+log "installing the Python package's build and test requirements"
+"$PYTHON" -m pip install --disable-pip-version-check --root-user-action=ignore -q -r bindings/python/requirements-test.txt
+log "building and installing the klog Python package (maturin, release)"
+"$PYTHON" -m pip install --disable-pip-version-check --root-user-action=ignore -q --no-build-isolation ./bindings/python
+
 # --- Node clients -----------------------------------------------------------------
 log "installing Node dependencies (kafkajs)"
 (

@@ -2,7 +2,8 @@
 # Run the whole klog test suite, stopping at the first failing stage:
 #   1. cargo test --workspace
 #   2. the Python interoperability suite (kcat, confluent-kafka, kafka-python)
-#   3. the Node interoperability suite (kafkajs)
+#   3. the Python package's tests and type check (bindings/python)
+#   4. the Node interoperability suite (kafkajs)
 # The interop suites drive a release klog-server (and the klog CLI); set
 # KLOG_SERVER_BIN and KLOG_BIN to use prebuilt binaries instead of
 # target/release/klog-server and target/release/klog.
@@ -35,6 +36,12 @@ cargo test --workspace
 
 log "Python interop tests (kcat, confluent-kafka, kafka-python, klog CLI)"
 "$PYTHON" -m pytest tests/interop -q -x --timeout "$PYTEST_TIMEOUT" -p no:cacheprovider
+
+log "Python package (bindings/python): rebuild if changed, tests, type check"
+# Incremental: cargo is a no-op when the extension is up to date.
+"$PYTHON" -m pip install --disable-pip-version-check --root-user-action=ignore -q --no-deps --no-build-isolation ./bindings/python
+"$PYTHON" -m pytest bindings/python/tests -q -x --timeout "$PYTEST_TIMEOUT" -p no:cacheprovider
+(cd bindings/python && "$PYTHON" -m mypy --strict)
 
 log "Node interop tests (kafkajs)"
 if [ ! -d tests/interop/node/node_modules ]; then

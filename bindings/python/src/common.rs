@@ -1,0 +1,119 @@
+//! Pieces shared by the wrapped objects: a closable handle and client settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use klog::client::ClientConfig;
+use parking_lot::RwLock;
+use pyo3::prelude::*;
+
+use crate::embedded::Embedded;
+use crate::error::to_py;
+use crate::runtime::{check_pid, current_pid};
+
+/// A core object shared with running tasks; `close()` empties it so later calls
+/// fail with `ClosedError` (design rule: `inner` handle, closed means closed).
+pub struct Slot<T> {
+    inner: RwLock<Option<Arc<T>>>,
+    pid: u32,
+    what: &'static str,
+}
+
+impl<T> Slot<T> {
+    pub fn new(value: T, what: &'static str) -> Self {
+        Slot { inner: RwLock::new(Some(Arc::new(value))), pid: current_pid(), what }
+    }
+
+    /// The object, or `ClosedError`.
+    pub fn get(&self) -> PyResult<Arc<T>> {
+        check_pid(self.pid)?;
+        self.inner.read().clone().ok_or_else(|| to_py(klog::Error::closed(format!("the {} is closed", self.what))))
+    }
+
+    /// Takes the object out (None if already closed, or inherited through fork:
+    /// closing an inherited object does nothing, see `Drop`).
+    pub fn take(&self) -> Option<Arc<T>> {
+        if self.pid != current_pid() {
+            return None;
+        }
+        self.inner.write().take()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.read().is_none()
+    }
+}
+
+impl<T> Drop for Slot<T> {
+    fn drop(&mut self) {
+        if self.pid != current_pid() {
+            // Inherited through fork: dropping would touch the parent's runtime
+            // (tasks, locks) from a process where its threads do not exist. Leak it.
+            if let Some(inner) = self.inner.get_mut().take() {
+                std::mem::forget(inner);
+            }
+        }
+    }
+}
+
+/// Where a client connects: `bootstrap.servers` or an embedded broker.
+pub enum Target {
+    Servers(String),
+    Embedded(ClientConfig),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Target {
+    type Error = PyErr;
+
+    fn extract(ob: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(embedded) = ob.cast::<Embedded>() {
+            return Ok(Target::Embedded(embedded.get().client_config()?));
+        }
+        let servers: String = ob.extract()?;
+        Ok(Target::Servers(servers))
+    }
+}
+
+fn millis(key: &str, value: &str) -> PyResult<Duration> {
+    value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
+        to_py(klog::Error::invalid(format!("{key} must be a whole number of milliseconds, got {value:?}")))
+    })
+}
+
+/// Builds the client settings and returns the options left for the producer or consumer.
+pub fn client_config(
+    target: Target,
+    options: Vec<(String, String)>,
+) -> PyResult<(ClientConfig, Vec<(String, String)>)> {
+    let mut config = match target {
+        Target::Servers(servers) => {
+            if servers.trim().is_empty() {
+                return Err(to_py(klog::Error::invalid("bootstrap_servers is empty")));
+            }
+            ClientConfig::new(&servers)
+        }
+        Target::Embedded(config) => config,
+    };
+    let mut rest = Vec::new();
+    for (key, value) in options {
+        match key.as_str() {
+            "client.id" => config.client_id = value,
+            "request.timeout.ms" => config.request_timeout = millis(&key, &value)?,
+            "retry.backoff.ms" => config.retry_backoff = millis(&key, &value)?,
+            "bootstrap.servers" => {}
+            _ => rest.push((key, value)),
+        }
+    }
+    Ok((config, rest))
+}
+
+/// A topic partition as Python passes it: `(topic, partition)` (a `klog.TopicPartition` is one).
+pub type Tp = (String, i32);
+
+pub fn tp_in(tp: Tp) -> klog::client::TopicPartition {
+    klog::client::TopicPartition::new(tp.0, tp.1)
+}
+
+pub fn tp_out(tp: klog::client::TopicPartition) -> Tp {
+    (tp.topic, tp.partition)
+}
