@@ -30,6 +30,9 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 NODE_DIR = ROOT / "tests" / "interop" / "node"
 
+# TODO(merge): remove once the consumer is in main; `klog consume` needs it.
+needs_consumer = pytest.mark.skip(reason="needs klog's consumer, which lands separately")
+
 
 def klog_bin() -> Path:
     path = Path(os.environ.get("KLOG_BIN") or ROOT / "target" / "release" / "klog")
@@ -116,6 +119,13 @@ def consume_all(bootstrap, topic, n, timeout=30):
     return out
 
 
+def partitions_by_key(bootstrap, topic, n):
+    """``{key: partition}`` of the first ``n`` records of ``topic``, read with confluent-kafka."""
+    got = consume_all(bootstrap, topic, n)
+    assert len(got) == n
+    return {m.key().decode(): m.partition() for m in got}
+
+
 def _poll_into(c, out):
     m = c.poll(0.2)
     if m is not None and not m.error():
@@ -150,6 +160,7 @@ def test_klog_produce_is_read_by_confluent_kafka(server, topic_name):
     assert alice == [b"hello", b"second:with:colons"]
 
 
+@needs_consumer
 def test_confluent_kafka_records_are_read_by_klog_consume_json(server, topic_name):
     klog(server, "topics", "create", topic_name, "--partitions", "2")
     p = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 5})
@@ -198,9 +209,7 @@ def test_klog_keyed_records_land_where_the_java_partitioner_puts_them(server, to
     partitions = 7
     klog(server, "topics", "create", topic_name, "--partitions", partitions)
     klog(server, "produce", topic_name, "-K", "\t", input="".join(f"{k}\tv-{k}\n" for k in KEYS).encode())
-    got = klog_json(server, "consume", topic_name, "--from", "beginning", "-e")
-    assert len(got) == len(KEYS)
-    klog_partition = {r["key"]: r["partition"] for r in got}
+    klog_partition = partitions_by_key(server.bootstrap, topic_name, len(KEYS))
     expected = {k: java_partition(k.encode(), partitions) for k in KEYS}
     assert klog_partition == expected
     assert len(set(expected.values())) > 1
@@ -233,7 +242,7 @@ def test_klog_keyed_records_land_where_kafkajs_puts_them(server, topic_name):
     other = f"{topic_name}-kafkajs"
     klog(server, "topics", "create", other, "--partitions", partitions)
     klog(server, "produce", topic_name, "-K", "\t", input="".join(f"{k}\tv\n" for k in KEYS).encode())
-    klog_partition = {r["key"]: r["partition"] for r in klog_json(server, "consume", topic_name, "--from", "beginning", "-e")}
+    klog_partition = partitions_by_key(server.bootstrap, topic_name, len(KEYS))
     env = dict(os.environ, KAFKAJS_NO_PARTITIONER_WARNING="1")
     proc = subprocess.run(
         ["node", str(NODE_DIR / "produce-keys.cjs"), server.bootstrap, other, *KEYS],
@@ -242,9 +251,8 @@ def test_klog_keyed_records_land_where_kafkajs_puts_them(server, topic_name):
     assert proc.returncode == 0, proc.stderr.decode()
     kafkajs_partition = json.loads(proc.stdout)
     assert kafkajs_partition == klog_partition
-    # And both agree with what klog consume sees of the kafkajs topic.
-    seen = {r["key"]: r["partition"] for r in klog_json(server, "consume", other, "--from", "beginning", "-e")}
-    assert seen == kafkajs_partition
+    # What kafkajs reported is where the records are.
+    assert partitions_by_key(server.bootstrap, other, len(KEYS)) == kafkajs_partition
 
 
 def test_klog_groups_on_a_confluent_kafka_group(server, topic_name):
