@@ -364,13 +364,11 @@ fn produce_consume_round_trip(t: &Target) {
 }
 
 #[test]
-#[ignore = "needs klog's consumer, which lands separately"] // TODO(merge): remove once it is in main
 fn produce_consume_round_trip_embedded() {
     produce_consume_round_trip(&Target::embedded());
 }
 
 #[test]
-#[ignore = "needs klog's consumer, which lands separately"] // TODO(merge): remove once it is in main
 fn produce_consume_round_trip_server() {
     produce_consume_round_trip(&Target::server());
 }
@@ -380,7 +378,6 @@ fn offsets(text: &str) -> Vec<i64> {
 }
 
 #[test]
-#[ignore = "needs klog's consumer, which lands separately"] // TODO(merge): remove once it is in main
 fn from_variants_and_count() {
     both_targets(|t| {
         t.ok(&["topics", "create", "seq", "-p", "1"], b"");
@@ -470,19 +467,16 @@ fn groups(t: &Target) {
 }
 
 #[test]
-#[ignore = "needs klog's consumer, which lands separately"] // TODO(merge): remove once it is in main
 fn groups_embedded() {
     groups(&Target::embedded());
 }
 
 #[test]
-#[ignore = "needs klog's consumer, which lands separately"] // TODO(merge): remove once it is in main
 fn groups_server() {
     groups(&Target::server());
 }
 
 #[test]
-#[ignore = "needs klog's consumer, which lands separately"] // TODO(merge): remove once it is in main
 fn consuming_stops_quietly_when_stdout_closes() {
     let t = Target::server();
     t.ok(&["topics", "create", "many", "-p", "1"], b"");

@@ -30,9 +30,6 @@ from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
 
 NODE_DIR = ROOT / "tests" / "interop" / "node"
 
-# TODO(merge): remove once the consumer is in main; `klog consume` needs it.
-needs_consumer = pytest.mark.skip(reason="needs klog's consumer, which lands separately")
-
 
 def klog_bin() -> Path:
     path = Path(os.environ.get("KLOG_BIN") or ROOT / "target" / "release" / "klog")
@@ -160,7 +157,6 @@ def test_klog_produce_is_read_by_confluent_kafka(server, topic_name):
     assert alice == [b"hello", b"second:with:colons"]
 
 
-@needs_consumer
 def test_confluent_kafka_records_are_read_by_klog_consume_json(server, topic_name):
     klog(server, "topics", "create", topic_name, "--partitions", "2")
     p = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 5})
