@@ -57,6 +57,8 @@ if ! command -v java >/dev/null || ! command -v mvn >/dev/null; then
 fi
 log "fetching the Kafka Java client (Maven Central)"
 (cd tests/interop/java && mvn -q -B dependency:resolve)
+log "fetching Apache Kafka (Maven Central) for the klog-client-vs-Kafka tests"
+(cd tests/interop/reference && mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib)
 
 # --- the broker -------------------------------------------------------------------
 log "building klog-server (release)"
