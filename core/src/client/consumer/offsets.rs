@@ -98,7 +98,23 @@ pub(super) async fn commit(shared: &Shared, offsets: &HashMap<TopicPartition, i6
             topic
         })
         .collect();
-    let mut last = Error::new(ErrorKind::Unavailable, "commit not attempted");
+    let what = format!("committing offsets of group {group:?}");
+    call_coordinator(shared, request, &what, |r: &OffsetCommitResponse| {
+        r.topics.iter().flat_map(|t| t.partitions.iter()).map(|p| p.error_code).find(|c| *c != 0)
+    })
+    .await
+    .map(|_| ())
+}
+
+/// Sends `request` to the group's coordinator, finding it again and retrying while it
+/// moves or cannot be reached; `first_error` picks a response's first error code.
+async fn call_coordinator<R: crate::client::ApiCall + Clone>(
+    shared: &Shared,
+    request: R,
+    what: &str,
+    first_error: impl Fn(&R::Response) -> Option<i16>,
+) -> Result<R::Response> {
+    let mut last = Error::new(ErrorKind::Unavailable, format!("{what}: not attempted"));
     for attempt in 0..ATTEMPTS {
         shared.check_open()?;
         let connection = match shared.coordinator_connection().await {
@@ -119,19 +135,14 @@ pub(super) async fn commit(shared: &Shared, offsets: &HashMap<TopicPartition, i6
                 continue;
             }
         };
-        let code = response.topics.iter().flat_map(|t| t.partitions.iter()).map(|p| p.error_code).find(|c| *c != 0);
-        match code {
-            None => return Ok(()),
+        match first_error(&response) {
+            None => return Ok(response),
             Some(code) if coordinator_moved(code) => {
                 shared.forget_coordinator();
-                last = kafka_errors::check(code, || format!("committing offsets of group {group:?}"))
-                    .err()
-                    .unwrap_or(last);
+                last = kafka_errors::check(code, || what.to_string()).err().unwrap_or(last);
                 shared.backoff(attempt).await;
             }
-            Some(code) => {
-                return kafka_errors::check(code, || format!("committing offsets of group {group:?}"));
-            }
+            Some(code) => return kafka_errors::check(code, || what.to_string()).map(|_| response),
         }
     }
     Err(last)
@@ -164,54 +175,22 @@ pub(super) async fn committed(
             })
             .collect(),
     );
-    let mut last = Error::new(ErrorKind::Unavailable, "offset fetch not attempted");
-    for attempt in 0..ATTEMPTS {
-        shared.check_open()?;
-        let connection = match shared.coordinator_connection().await {
-            Ok(c) => c,
-            Err(e) if e.kind().is_retriable() => {
-                last = e;
-                shared.backoff(attempt).await;
-                continue;
-            }
-            Err(e) => return Err(e),
-        };
-        let response = match connection.call(request.clone()).await {
-            Ok(r) => r,
-            Err(e) => {
-                shared.forget_coordinator();
-                last = e;
-                shared.backoff(attempt).await;
-                continue;
-            }
-        };
-        let code = std::iter::once(response.error_code)
-            .chain(response.topics.iter().flat_map(|t| t.partitions.iter()).map(|p| p.error_code))
-            .find(|c| *c != 0);
-        match code {
-            None => {
-                for topic in &response.topics {
-                    for p in &topic.partitions {
-                        let tp = TopicPartition::new(topic.name.as_str(), p.partition_index);
-                        if let Some(slot) = out.get_mut(&tp) {
-                            *slot = (p.committed_offset >= 0).then_some(p.committed_offset);
-                        }
-                    }
-                }
-                return Ok(out);
-            }
-            Some(code) if coordinator_moved(code) => {
-                shared.forget_coordinator();
-                last =
-                    kafka_errors::check(code, || format!("fetching offsets of group {group:?}")).err().unwrap_or(last);
-                shared.backoff(attempt).await;
-            }
-            Some(code) => {
-                return kafka_errors::check(code, || format!("fetching offsets of group {group:?}")).map(|_| out)
+    let what = format!("fetching offsets of group {group:?}");
+    let response = call_coordinator(shared, request, &what, |r: &OffsetFetchResponse| {
+        std::iter::once(r.error_code)
+            .chain(r.topics.iter().flat_map(|t| t.partitions.iter()).map(|p| p.error_code))
+            .find(|c| *c != 0)
+    })
+    .await?;
+    for topic in &response.topics {
+        for p in &topic.partitions {
+            let tp = TopicPartition::new(topic.name.as_str(), p.partition_index);
+            if let Some(slot) = out.get_mut(&tp) {
+                *slot = (p.committed_offset >= 0).then_some(p.committed_offset);
             }
         }
     }
-    Err(last)
+    Ok(out)
 }
 
 /// ListOffsets for each partition at a timestamp (or [`LATEST`] / [`EARLIEST`]):
