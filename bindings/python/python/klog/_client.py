@@ -19,6 +19,7 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
     Union,
 )
 
@@ -249,8 +250,50 @@ class Admin:
         self.close()
 
 
-class AsyncAdmin:
+_AsyncSelf = TypeVar("_AsyncSelf", bound="_AsyncClient")
+
+
+class _AsyncClient:
+    """Lifecycle shared by the asyncio clients: ``await start()`` or ``async with`` connects."""
+
+    _what = "client"
+
+    def __init__(
+        self, bootstrap_servers: Union[str, Embedded, Sequence[str]], config: Optional[Config], options: Dict[str, Any]
+    ) -> None:
+        self._target = _target(bootstrap_servers)
+        self._opts = _options(config, options)
+        self._native: Any = None
+
+    async def _connect(self) -> Any:
+        """Creates the native client (subclasses say which)."""
+        raise TypeError(f"{type(self).__name__} cannot connect")
+
+    async def start(self: _AsyncSelf) -> _AsyncSelf:
+        if self._native is None:
+            self._native = await self._connect()
+        return self
+
+    def _n(self) -> Any:
+        if self._native is None:
+            raise _native.ClosedError(f"the {self._what} is not started (await start() or use async with)")
+        return self._native
+
+    async def __aenter__(self: _AsyncSelf) -> _AsyncSelf:
+        return await self.start()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._native is not None:
+            await self._native.close(aio=True)
+
+
+class AsyncAdmin(_AsyncClient):
     """asyncio admin client; ``await admin.start()`` or ``async with`` connects."""
+
+    _what = "admin client"
 
     def __init__(
         self,
@@ -259,19 +302,10 @@ class AsyncAdmin:
         config: Optional[Config] = None,
         **options: Any,
     ) -> None:
-        self._target = _target(bootstrap_servers)
-        self._opts = _options(config, options)
-        self._native: Any = None
+        super().__init__(bootstrap_servers, config, options)
 
-    async def start(self) -> "AsyncAdmin":
-        if self._native is None:
-            self._native = await _native.Admin.connect(self._target, self._opts, aio=True)
-        return self
-
-    def _n(self) -> Any:
-        if self._native is None:
-            raise _native.ClosedError("the admin client is not started (await start() or use async with)")
-        return self._native
+    async def _connect(self) -> Any:
+        return await _native.Admin.connect(self._target, self._opts, aio=True)
 
     async def create_topic(
         self,
@@ -337,12 +371,6 @@ class AsyncAdmin:
     async def close(self) -> None:
         if self._native is not None:
             self._native.close()
-
-    async def __aenter__(self) -> "AsyncAdmin":
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
 
 
 # --------------------------------------------------------------------------- producer
@@ -434,8 +462,10 @@ class Producer:
         self.close()
 
 
-class AsyncProducer:
+class AsyncProducer(_AsyncClient):
     """asyncio producer; ``await producer.start()`` or ``async with`` connects."""
+
+    _what = "producer"
 
     def __init__(
         self,
@@ -444,19 +474,10 @@ class AsyncProducer:
         config: Optional[Config] = None,
         **options: Any,
     ) -> None:
-        self._target = _target(bootstrap_servers)
-        self._opts = _options(config, options)
-        self._native: Any = None
+        super().__init__(bootstrap_servers, config, options)
 
-    async def start(self) -> "AsyncProducer":
-        if self._native is None:
-            self._native = await _native.Producer.connect(self._target, self._opts, aio=True)
-        return self
-
-    def _n(self) -> Any:
-        if self._native is None:
-            raise _native.ClosedError("the producer is not started (await start() or use async with)")
-        return self._native
+    async def _connect(self) -> Any:
+        return await _native.Producer.connect(self._target, self._opts, aio=True)
 
     async def send(
         self,
@@ -493,15 +514,6 @@ class AsyncProducer:
     async def flush(self, timeout: Optional[float] = None) -> None:
         await self._n().flush(timeout, aio=True)
 
-    async def close(self) -> None:
-        if self._native is not None:
-            await self._native.close(aio=True)
-
-    async def __aenter__(self) -> "AsyncProducer":
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
 
 
 # --------------------------------------------------------------------------- consumer
@@ -605,8 +617,10 @@ class Consumer:
         self.close()
 
 
-class AsyncConsumer:
+class AsyncConsumer(_AsyncClient):
     """asyncio consumer: ``async for record in consumer``; ``await start()`` or ``async with`` connects."""
+
+    _what = "consumer"
 
     def __init__(
         self,
@@ -617,23 +631,15 @@ class AsyncConsumer:
         config: Optional[Config] = None,
         **options: Any,
     ) -> None:
-        self._target = _target(bootstrap_servers)
+        super().__init__(bootstrap_servers, config, options)
         self._group_id = group_id
         self._topics = None if topics is None else _topics(topics)
-        self._opts = _options(config, options)
-        self._native: Any = None
 
-    async def start(self) -> "AsyncConsumer":
-        if self._native is None:
-            self._native = await _native.Consumer.connect(self._target, self._group_id, self._opts, aio=True)
-            if self._topics is not None:
-                await self.subscribe(self._topics)
-        return self
-
-    def _n(self) -> Any:
-        if self._native is None:
-            raise _native.ClosedError("the consumer is not started (await start() or use async with)")
-        return self._native
+    async def _connect(self) -> Any:
+        native = await _native.Consumer.connect(self._target, self._group_id, self._opts, aio=True)
+        if self._topics is not None:
+            await native.subscribe(self._topics, aio=True)
+        return native
 
     async def subscribe(self, topics: Union[str, Iterable[str]]) -> None:
         await self._n().subscribe(_topics(topics), aio=True)
@@ -707,12 +713,3 @@ class AsyncConsumer:
     def closed(self) -> bool:
         return self._native is None or self._native.closed
 
-    async def close(self) -> None:
-        if self._native is not None:
-            await self._native.close(aio=True)
-
-    async def __aenter__(self) -> "AsyncConsumer":
-        return await self.start()
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.close()
