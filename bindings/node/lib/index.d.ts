@@ -5,7 +5,7 @@
 export type Bytes = Buffer | Uint8Array | string;
 
 /** Headers: `[key, value]` pairs (duplicates kept, in order), or an object (array values repeat a key). */
-export type Headers = Array<[string, Bytes | null]> | Record<string, Bytes | null | Array<Bytes | null>>;
+export type Headers = Array<[string, Bytes | null]> | { [key: string]: Bytes | null | Array<Bytes | null> };
 
 /** Option values; arrays are joined with commas. */
 export type OptionValue = string | number | boolean | Array<string | number>;
