@@ -474,6 +474,46 @@ async fn commits_survive_a_broker_restart() {
 }
 
 #[tokio::test]
+async fn auto_commit_covers_only_records_returned_by_poll_max() {
+    let broker = TestBroker::start().await;
+    create_topic(&broker, "pm", 1);
+    let client = ClientConfig::in_process(broker.broker.clone());
+    let conn = connection(&client).await;
+    produce(&conn, "pm", 0, 0, 50, 50).await;
+    let mut c = config(&client, Some("poll-max"));
+    c.set("auto.commit.interval.ms", "20").unwrap();
+    let consumer = Consumer::connect(c).await.unwrap();
+    consumer.assign(&[tp("pm", 0)]).await.unwrap();
+    // The whole batch is fetched at once, but only three records are handed over.
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let records = consumer.poll_max(Duration::from_millis(200), 1).await.unwrap();
+        assert!(records.len() <= 1, "poll_max(1) returned {} records", records.len());
+        seen.extend(records.into_iter().map(|r| r.offset));
+    }
+    assert_eq!(seen, vec![0, 1, 2]);
+    assert_eq!(consumer.position(&tp("pm", 0)).await.unwrap(), 3);
+    // Several auto-commit intervals pass: the committed offset is the next record to hand over.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let committed = consumer.committed(&[tp("pm", 0)]).await.unwrap()[&tp("pm", 0)];
+        if committed == Some(3) {
+            break;
+        }
+        assert!(committed.is_none(), "auto-commit went past the records returned: {committed:?}");
+        assert!(Instant::now() < deadline, "auto-commit never committed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(consumer.committed(&[tp("pm", 0)]).await.unwrap()[&tp("pm", 0)], Some(3));
+    // The rest is still there for the next poll.
+    assert_eq!(poll_n(&consumer, 47).await[0].offset, 3);
+    consumer.close().await.unwrap();
+    drop((consumer, conn, client));
+    broker.stop().await;
+}
+
+#[tokio::test]
 async fn dropping_a_consumer_releases_the_broker() {
     let broker = TestBroker::start().await;
     create_topic(&broker, "d", 1);

@@ -1,14 +1,13 @@
-//! The consumer. Records the core hands over beyond what a call asked for wait
-//! in a small buffer here; `commit()` commits what was handed to Python, not
-//! what was fetched, and paused partitions' buffered records stay buffered.
+//! The consumer. Each poll asks the core for at most the records it hands to
+//! Python, so positions, `commit()` and auto-commits never cover a record that
+//! Python has not been given.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use klog::client::{Consumer as CoreConsumer, ConsumerConfig, ConsumerRecord, TopicPartition};
-use parking_lot::Mutex;
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
@@ -90,99 +89,6 @@ impl Record {
     }
 }
 
-struct Shared {
-    consumer: CoreConsumer,
-    buffer: Mutex<VecDeque<ConsumerRecord>>,
-    paused: Mutex<HashSet<TopicPartition>>,
-}
-
-impl Shared {
-    /// Takes up to `max` buffered records of unpaused partitions.
-    fn take(&self, max: usize, out: &mut Vec<ConsumerRecord>) {
-        let mut buffer = self.buffer.lock();
-        let paused = self.paused.lock();
-        if paused.is_empty() {
-            let n = max.saturating_sub(out.len()).min(buffer.len());
-            out.extend(buffer.drain(..n));
-            return;
-        }
-        let mut kept = VecDeque::with_capacity(buffer.len());
-        for r in buffer.drain(..) {
-            if out.len() < max && !paused.contains(&TopicPartition::new(r.topic.as_str(), r.partition)) {
-                out.push(r);
-            } else {
-                kept.push_back(r);
-            }
-        }
-        *buffer = kept;
-    }
-
-    fn stash(&self, records: impl IntoIterator<Item = ConsumerRecord>) {
-        self.buffer.lock().extend(records);
-    }
-
-    fn drop_buffered(&self, partitions: &[TopicPartition]) {
-        let set: HashSet<&TopicPartition> = partitions.iter().collect();
-        self.buffer.lock().retain(|r| !set.contains(&TopicPartition::new(r.topic.as_str(), r.partition)));
-    }
-
-    /// Up to `max` records: waits at most `timeout` for the first, then takes
-    /// what is available at once.
-    async fn poll(&self, timeout: Duration, max: usize) -> klog::Result<Vec<ConsumerRecord>> {
-        let deadline = Instant::now() + timeout;
-        let mut out = Vec::new();
-        self.take(max, &mut out);
-        loop {
-            if out.len() >= max {
-                break;
-            }
-            let wait = if out.is_empty() { deadline.saturating_duration_since(Instant::now()) } else { Duration::ZERO };
-            let mut records = self.consumer.poll(wait).await?;
-            if records.is_empty() {
-                if out.is_empty() && Instant::now() < deadline {
-                    continue;
-                }
-                break;
-            }
-            let room = max - out.len();
-            if records.len() > room {
-                self.stash(records.drain(room..));
-            }
-            out.append(&mut records);
-            if !self.paused.lock().is_empty() {
-                // Records of partitions paused meanwhile wait for resume().
-                let mut all = std::mem::take(&mut out);
-                self.stash(all.drain(..));
-                self.take(max, &mut out);
-            }
-            if out.is_empty() && Instant::now() >= deadline {
-                break;
-            }
-        }
-        Ok(out)
-    }
-
-    /// Offsets after the records handed to Python, per assigned partition.
-    async fn commit_delivered(&self) -> klog::Result<()> {
-        let mut pending: HashMap<TopicPartition, i64> = HashMap::new();
-        for r in self.buffer.lock().iter() {
-            pending.entry(TopicPartition::new(r.topic.as_str(), r.partition)).or_insert(r.offset);
-        }
-        if pending.is_empty() {
-            return self.consumer.commit().await;
-        }
-        let mut offsets = HashMap::new();
-        for tp in self.consumer.assignment() {
-            let offset = match pending.get(&tp) {
-                Some(o) => *o,
-                None => self.consumer.position(&tp).await?,
-            };
-            offsets.insert(tp, offset);
-        }
-        self.consumer.commit_offsets(&offsets).await
-    }
-}
-
 fn records_out(py: Python<'_>, records: Vec<ConsumerRecord>) -> PyResult<Py<PyAny>> {
     let list = PyList::empty(py);
     for inner in records {
@@ -198,11 +104,11 @@ fn tps(partitions: Vec<Tp>) -> Vec<TopicPartition> {
 /// Consumer (native handle; use `klog.Consumer` / `klog.AsyncConsumer`).
 #[pyclass(module = "klog._native", frozen)]
 pub struct Consumer {
-    inner: Slot<Shared>,
+    inner: Slot<CoreConsumer>,
 }
 
 impl Consumer {
-    fn shared(&self) -> PyResult<Arc<Shared>> {
+    fn shared(&self) -> PyResult<Arc<CoreConsumer>> {
         self.inner.get()
     }
 }
@@ -225,8 +131,7 @@ impl Consumer {
             config.set(key, value).map_err(to_py)?;
         }
         run(py, aio, CoreConsumer::connect(config), |py, consumer| {
-            let shared = Shared { consumer, buffer: Mutex::new(VecDeque::new()), paused: Mutex::new(HashSet::new()) };
-            Ok(Py::new(py, Consumer { inner: Slot::new(shared, "consumer") })?.into_any())
+            Ok(Py::new(py, Consumer { inner: Slot::new(consumer, "consumer") })?.into_any())
         })
     }
 
@@ -238,7 +143,7 @@ impl Consumer {
             aio,
             async move {
                 let names: Vec<&str> = topics.iter().map(String::as_str).collect();
-                s.consumer.subscribe(&names).await
+                s.subscribe(&names).await
             },
             |py, ()| Ok(py.None()),
         )
@@ -248,11 +153,11 @@ impl Consumer {
     fn assign<'py>(&self, py: Python<'py>, partitions: Vec<Tp>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let partitions = tps(partitions);
-        run(py, aio, async move { s.consumer.assign(&partitions).await }, |py, ()| Ok(py.None()))
+        run(py, aio, async move { s.assign(&partitions).await }, |py, ()| Ok(py.None()))
     }
 
     fn assignment(&self) -> PyResult<Vec<Tp>> {
-        Ok(self.shared()?.consumer.assignment().into_iter().map(tp_out).collect())
+        Ok(self.shared()?.assignment().into_iter().map(tp_out).collect())
     }
 
     /// One record or None after `timeout` seconds.
@@ -260,7 +165,7 @@ impl Consumer {
     fn poll<'py>(&self, py: Python<'py>, timeout: f64, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let timeout = Duration::from_secs_f64(timeout.max(0.0));
-        run(py, aio, async move { s.poll(timeout, 1).await }, |py, mut records| match records.pop() {
+        run(py, aio, async move { s.poll_max(timeout, 1).await }, |py, mut records| match records.pop() {
             Some(inner) => Ok(Py::new(py, Record { inner })?.into_any()),
             None => Ok(py.None()),
         })
@@ -278,7 +183,7 @@ impl Consumer {
         let s = self.shared()?;
         let timeout = Duration::from_secs_f64(timeout.max(0.0));
         let max = max_records.max(1);
-        run(py, aio, async move { s.poll(timeout, max).await }, records_out)
+        run(py, aio, async move { s.poll_max(timeout, max).await }, records_out)
     }
 
     /// Like `poll_batch` but as Arrow column buffers (see `klog._arrow`), built without the GIL.
@@ -293,7 +198,7 @@ impl Consumer {
         let s = self.shared()?;
         let timeout = Duration::from_secs_f64(timeout.max(0.0));
         let max = max_records.max(1);
-        run(py, aio, async move { Ok(columns(&s.poll(timeout, max).await?)) }, |py, c| c.into_py(py))
+        run(py, aio, async move { Ok(columns(&s.poll_max(timeout, max).await?)) }, |py, c| c.into_py(py))
     }
 
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
@@ -304,7 +209,7 @@ impl Consumer {
     fn __next__(&self, py: Python<'_>) -> PyResult<Record> {
         loop {
             let Ok(s) = self.shared() else { return Err(PyStopIteration::new_err(())) };
-            let mut records = match block_on(py, async move { s.poll(Duration::from_millis(500), 1).await }) {
+            let mut records = match block_on(py, async move { s.poll_max(Duration::from_millis(500), 1).await }) {
                 Ok(r) => r,
                 Err(e) if self.inner.is_closed() => {
                     let _ = e;
@@ -331,9 +236,9 @@ impl Consumer {
             match offsets {
                 Some(o) => {
                     let o: HashMap<TopicPartition, i64> = o.into_iter().map(|(k, v)| (tp_in(k), v)).collect();
-                    s.consumer.commit_offsets(&o).await
+                    s.commit_offsets(&o).await
                 }
-                None => s.commit_delivered().await,
+                None => s.commit().await,
             }
         };
         run(py, aio, fut, |py, ()| Ok(py.None()))
@@ -343,7 +248,7 @@ impl Consumer {
     fn committed<'py>(&self, py: Python<'py>, partitions: Vec<Tp>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let partitions = tps(partitions);
-        run(py, aio, async move { s.consumer.committed(&partitions).await }, |py, m| {
+        run(py, aio, async move { s.committed(&partitions).await }, |py, m| {
             into_py(py, m.into_iter().map(|(k, v)| (tp_out(k), v)).collect::<HashMap<_, _>>())
         })
     }
@@ -352,68 +257,28 @@ impl Consumer {
     fn position<'py>(&self, py: Python<'py>, partition: Tp, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let tp = tp_in(partition);
-        run(
-            py,
-            aio,
-            async move {
-                let first_buffered = s
-                    .buffer
-                    .lock()
-                    .iter()
-                    .find(|r| r.partition == tp.partition && r.topic == tp.topic)
-                    .map(|r| r.offset);
-                match first_buffered {
-                    Some(o) => Ok(o),
-                    None => s.consumer.position(&tp).await,
-                }
-            },
-            into_py,
-        )
+        run(py, aio, async move { s.position(&tp).await }, into_py)
     }
 
     #[pyo3(signature = (partition, offset, aio = false))]
     fn seek<'py>(&self, py: Python<'py>, partition: Tp, offset: i64, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let tp = tp_in(partition);
-        run(
-            py,
-            aio,
-            async move {
-                s.drop_buffered(std::slice::from_ref(&tp));
-                s.consumer.seek(&tp, offset).await
-            },
-            |py, ()| Ok(py.None()),
-        )
+        run(py, aio, async move { s.seek(&tp, offset).await }, |py, ()| Ok(py.None()))
     }
 
     #[pyo3(signature = (partitions, aio = false))]
     fn seek_to_beginning<'py>(&self, py: Python<'py>, partitions: Vec<Tp>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let partitions = tps(partitions);
-        run(
-            py,
-            aio,
-            async move {
-                s.drop_buffered(&partitions);
-                s.consumer.seek_to_beginning(&partitions).await
-            },
-            |py, ()| Ok(py.None()),
-        )
+        run(py, aio, async move { s.seek_to_beginning(&partitions).await }, |py, ()| Ok(py.None()))
     }
 
     #[pyo3(signature = (partitions, aio = false))]
     fn seek_to_end<'py>(&self, py: Python<'py>, partitions: Vec<Tp>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let partitions = tps(partitions);
-        run(
-            py,
-            aio,
-            async move {
-                s.drop_buffered(&partitions);
-                s.consumer.seek_to_end(&partitions).await
-            },
-            |py, ()| Ok(py.None()),
-        )
+        run(py, aio, async move { s.seek_to_end(&partitions).await }, |py, ()| Ok(py.None()))
     }
 
     /// `{(topic, partition): ts_ms}` -> `{(topic, partition): (offset, timestamp) | None}`.
@@ -426,7 +291,7 @@ impl Consumer {
     ) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
         let timestamps: HashMap<TopicPartition, i64> = timestamps.into_iter().map(|(k, v)| (tp_in(k), v)).collect();
-        run(py, aio, async move { s.consumer.offsets_for_times(&timestamps).await }, |py, m| {
+        run(py, aio, async move { s.offsets_for_times(&timestamps).await }, |py, m| {
             into_py(py, m.into_iter().map(|(k, v)| (tp_out(k), v)).collect::<HashMap<_, _>>())
         })
     }
@@ -434,32 +299,25 @@ impl Consumer {
     fn pause(&self, partitions: Vec<Tp>) -> PyResult<()> {
         let s = self.shared()?;
         let partitions = tps(partitions);
-        s.paused.lock().extend(partitions.iter().cloned());
-        s.consumer.pause(&partitions);
+        s.pause(&partitions);
         Ok(())
     }
 
     fn resume(&self, partitions: Vec<Tp>) -> PyResult<()> {
         let s = self.shared()?;
         let partitions = tps(partitions);
-        {
-            let mut paused = s.paused.lock();
-            for tp in &partitions {
-                paused.remove(tp);
-            }
-        }
-        s.consumer.resume(&partitions);
+        s.resume(&partitions);
         Ok(())
     }
 
     fn paused(&self) -> PyResult<Vec<Tp>> {
-        Ok(self.shared()?.paused.lock().iter().cloned().map(tp_out).collect())
+        Ok(self.shared()?.paused().into_iter().map(tp_out).collect())
     }
 
     #[pyo3(signature = (aio = false))]
     fn lag<'py>(&self, py: Python<'py>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let s = self.shared()?;
-        run(py, aio, async move { s.consumer.lag().await }, |py, m| {
+        run(py, aio, async move { s.lag().await }, |py, m| {
             into_py(py, m.into_iter().map(|(k, v)| (tp_out(k), v)).collect::<HashMap<_, _>>())
         })
     }
@@ -475,6 +333,6 @@ impl Consumer {
         let Some(s) = self.inner.take() else {
             return run(py, aio, async { Ok(()) }, |py, ()| Ok(py.None()));
         };
-        run(py, aio, async move { s.consumer.close().await }, |py, ()| Ok(py.None()))
+        run(py, aio, async move { s.close().await }, |py, ()| Ok(py.None()))
     }
 }

@@ -88,3 +88,23 @@ def test_commit_and_resume(target_server_or_db, topic):
     with klog.Admin(target) as admin:
         offsets = admin.group_offsets(group)
         assert [(o.partition, o.committed, o.lag) for o in offsets] == [(klog.TopicPartition(topic, 0), 10, 0)]
+
+
+def test_auto_commit_covers_only_records_handed_out(db, topic):
+    """Auto-commit never commits records prefetched but not yet given to Python."""
+    db.admin().create_topic(topic, 1)
+    with db.producer() as p:
+        p.produce_batch(topic, [b"%d" % i for i in range(20)])
+        p.flush()
+    group = f"g-{topic}"
+    tp = klog.TopicPartition(topic, 0)
+    with db.consumer(group, topics=topic, auto_offset_reset="earliest", auto_commit_interval_ms=20) as c:
+        it = iter(c)
+        assert [int(next(it).value) for _ in range(3)] == [0, 1, 2]
+        deadline = time.monotonic() + 10
+        while c.committed([tp])[tp] != 3:
+            assert c.committed([tp])[tp] in (None, 3), "auto-commit went past the records handed out"
+            assert time.monotonic() < deadline, "auto-commit never committed"
+            time.sleep(0.02)
+        time.sleep(0.1)
+        assert c.committed([tp]) == {tp: 3}

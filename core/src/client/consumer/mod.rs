@@ -248,10 +248,18 @@ impl Consumer {
         self.shared.state.lock().generation
     }
 
-    /// Up to a batch of records, waiting at most `timeout` for the first.
+    /// Up to `max.poll.records` records, waiting at most `timeout` for the first.
     pub async fn poll(&self, timeout: Duration) -> Result<Vec<ConsumerRecord>> {
+        self.poll_max(timeout, self.shared.config.max_poll_records).await
+    }
+
+    /// Up to `max` records (at least one), waiting at most `timeout` for the first.
+    /// Records beyond `max` stay in the consumer: positions, commits and auto-commits
+    /// cover only the records returned, so a binding that hands records over one
+    /// at a time never commits a record its application has not seen.
+    pub async fn poll_max(&self, timeout: Duration, max: usize) -> Result<Vec<ConsumerRecord>> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let max = self.shared.config.max_poll_records;
+        let max = max.max(1);
         loop {
             self.shared.check_open()?;
             let mut records = Vec::new();
