@@ -14,7 +14,8 @@ class Record {
     /** @type {number} ms since the epoch */ this.timestamp = timestamp;
     /** @type {Buffer | null} */ this.key = key;
     /** @type {Buffer | null} */ this.value = value;
-    /** @type {[string, Buffer | null][]} in record order, duplicates kept */ this.headers = headers;
+    /** @type {[string, Buffer | null][]} in record order, duplicates kept (frozen when empty) */
+    this.headers = headers;
   }
 
   /** The key as a string (null for a null key). */
@@ -139,6 +140,9 @@ function decodeMetadata(buf, records) {
   return out;
 }
 
+/** The headers of every record without headers (frozen: one shared array). */
+const NO_HEADERS = Object.freeze([]);
+
 /** Consumed records from an encoded batch; keys and values are views into `buf`. */
 function decodeRecords(buf) {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -167,7 +171,7 @@ function decodeRecords(buf) {
     o += 4 + (n < 0 ? 0 : n);
     const headerCount = view.getUint32(o, true);
     o += 4;
-    const headers = new Array(headerCount);
+    const headers = headerCount === 0 ? NO_HEADERS : new Array(headerCount);
     for (let h = 0; h < headerCount; h++) {
       const kn = view.getUint32(o, true);
       const k = buf.toString('utf8', o + 4, o + 4 + kn);
