@@ -59,7 +59,7 @@ export async function startServer({ timeoutMs = 60000 } = {}) {
     '--data-dir', join(dir, 'data'),
     '--listeners', 'PLAINTEXT://127.0.0.1:0',
     '--group-initial-rebalance-delay-ms', '0',
-  ], { stdio: ['ignore', 'pipe', 'inherit'], env: { RUST_LOG: 'warn', ...process.env } });
+  ], { stdio: ['ignore', 'pipe', 'inherit'], env: { KLOG_LOG: 'warn', ...process.env } });
   const exited = new Promise((res) => proc.once('exit', (code, signal) => res(code ?? signal)));
   const lines = createInterface({ input: proc.stdout });
   const address = await new Promise((res, rej) => {
