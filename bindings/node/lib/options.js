@@ -4,6 +4,7 @@
 // they are. Values become strings (arrays are joined with commas).
 
 const { invalid } = require('./errors');
+const { raw } = require('./handle');
 
 function kafkaName(key) {
   return key.includes('.') ? key : key.replace(/[A-Z]/g, (c) => `.${c.toLowerCase()}`);
@@ -26,7 +27,8 @@ function toNative(options = {}) {
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     if (key === 'embedded') {
-      embedded = value.native ?? value;
+      if (value === null || typeof value !== 'object' || !value[raw]) throw invalid('embedded must be a broker from open()');
+      embedded = value[raw];
       continue;
     }
     pairs.push([kafkaName(key), text(key, value)]);

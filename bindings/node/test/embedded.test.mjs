@@ -143,6 +143,17 @@ test('errors carry a stable code, kafkaCode and retriable', { timeout: 60000 }, 
   await assert.rejects(producer.send({ value: 'no topic' }), { code: 'KLOG_INVALID' });
   await assert.rejects(producer.send({ topic, value: 42 }), { code: 'KLOG_INVALID' });
 
+  const misuse = await b.consumer();
+  for (const call of [
+    () => misuse.assign([{ topic: 1, partition: 0 }]),
+    () => misuse.seek({ topic, partition: 0 }, 'start'),
+    () => klog.Consumer.connect({ embedded: {} }),
+  ]) {
+    await assert.rejects(call(), (e) => e instanceof KlogError && e.code === 'KLOG_INVALID');
+  }
+  assert.throws(() => misuse.pause([{}]), { code: 'KLOG_INVALID' });
+  await misuse.close();
+
   await admin.close();
   await producer.close();
   const consumer = await b.consumer();
