@@ -18,9 +18,10 @@ pub(crate) fn guard(body: impl FnOnce() -> Result<()>) -> klog_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(())) => klog_status::KLOG_OK,
         Ok(Err(failure)) => set_last(failure),
-        Err(panic) => {
-            set_last(Failure::new(klog_status::KLOG_INTERNAL, format!("panic in libklog: {}", panic_message(&panic))))
-        }
+        Err(panic) => set_last(Failure::new(
+            klog_status::KLOG_INTERNAL,
+            format!("panic in libklog: {}", panic_message(panic.as_ref())),
+        )),
     }
 }
 

@@ -103,15 +103,19 @@ struct Untracked {
     failure: Option<Failure>,
 }
 
-/// Deliveries checked per send, so the queue shrinks as fast as records complete.
-const SWEEP: usize = 8;
+/// Untracked deliveries between two sweeps of the completed ones.
+const SWEEP_EVERY: usize = 256;
 
 impl Untracked {
-    /// Drops completed deliveries from the front (at most `limit`), keeping the first failure.
-    fn sweep(&mut self, limit: usize) {
+    /// Queues a delivery; every `SWEEP_EVERY` records, drops the completed ones
+    /// at the front (keeping the first failure), so the queue holds about what is in flight.
+    fn push(&mut self, future: DeliveryFuture) {
+        self.pending.push_back(future);
+        if !self.pending.len().is_multiple_of(SWEEP_EVERY) {
+            return;
+        }
         let mut cx = Context::from_waker(Waker::noop());
-        for _ in 0..limit {
-            let Some(front) = self.pending.front_mut() else { return };
+        while let Some(front) = self.pending.front_mut() {
             let Poll::Ready(result) = Pin::new(front).poll(&mut cx) else { return };
             self.pending.pop_front();
             if let (Err(e), None) = (result, &self.failure) {
@@ -167,9 +171,7 @@ impl klog_producer {
         if track {
             return Ok(Some(klog_delivery::new(future, sender.runtime.clone())));
         }
-        let mut untracked = sender.value.untracked.lock();
-        untracked.pending.push_back(future);
-        untracked.sweep(SWEEP);
+        sender.value.untracked.lock().push(future);
         Ok(None)
     }
 
