@@ -104,7 +104,7 @@ mkdir -p "$WORK/bin"
 for source in "$HERE"/tests/test_*.c; do
     name="$(basename "$source" .c)"
     if cc -std=c11 -Wall -Wextra -Werror -g -D_DEFAULT_SOURCE -I"$HERE/tests" "${CFLAGS[@]}" \
-        "$source" -o "$WORK/bin/$name" "${LIBS[@]}" "$RPATH"; then
+        "$source" -o "$WORK/bin/$name" "${LIBS[@]}" -pthread "$RPATH"; then
         run_program "$name" valgrind "$WORK/bin/$name"
     else
         fail "$name: does not compile"
