@@ -1,11 +1,12 @@
 /* libklog against librdkafka's C API on the same klog-server, in one run:
  * produce COUNT records of SIZE bytes to a one-partition topic per client, then
  * consume them back, with the same settings where both clients have them
- * (acks, linger.ms, batch.size, buffer memory, no compression). Prints a Markdown table.
+ * (acks, linger.ms, batch.size, buffer memory, no compression); both consume
+ * in batches (librdkafka's rd_kafka_consume_batch_queue). Prints a Markdown table.
  *
  *   c_bench HOST:PORT [COUNT [SIZE]]     (bench/c_bench.sh builds and runs it)
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,32 +161,42 @@ static struct result bench_rdkafka(const char *bootstrap, const char *topic, lon
     rd_kafka_topic_destroy(rkt);
     rd_kafka_destroy(producer);
 
+    /* Its batch API, as libklog's poll returns batches; a deep prefetch queue. */
     const char *consumer_settings[][2] = {
         {"group.id", "c-bench"}, {"enable.auto.commit", "false"}, {"auto.offset.reset", "earliest"},
+        {"queued.min.messages", "1000000"}, {"fetch.wait.max.ms", "100"},
     };
     conf = rd_conf(bootstrap, consumer_settings, sizeof consumer_settings / sizeof consumer_settings[0]);
     rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
     if (!consumer) die("rd_kafka_new", error);
+    rd_kafka_queue_t *queue = rd_kafka_queue_get_consumer(consumer);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(parts, topic, 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    enum { BATCH = 10000 };
+    rd_kafka_message_t **messages = malloc(BATCH * sizeof *messages);
     start = now();
     if (rd_kafka_assign(consumer, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) die("rd_kafka_assign", "failed");
     rd_kafka_topic_partition_list_destroy(parts);
     long seen = 0;
     size_t bytes = 0;
     while (seen < count) {
-        rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 1000);
-        if (!message) continue;
-        if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            seen++;
-            bytes += message->len;
-        } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            die("rd_kafka_consumer_poll", rd_kafka_message_errstr(message));
+        ssize_t n = rd_kafka_consume_batch_queue(queue, 1000, messages, BATCH);
+        if (n < 0) die("rd_kafka_consume_batch_queue", rd_kafka_err2str(rd_kafka_last_error()));
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *message = messages[i];
+            if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+                seen++;
+                bytes += message->len;
+            } else if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                die("rd_kafka_consume_batch_queue", rd_kafka_message_errstr(message));
+            }
+            rd_kafka_message_destroy(message);
         }
-        rd_kafka_message_destroy(message);
     }
     result.consume = now() - start;
     if (bytes != (size_t)count * size) die("librdkafka consume", "wrong byte count");
+    free(messages);
+    rd_kafka_queue_destroy(queue);
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     return result;
