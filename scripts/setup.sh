@@ -64,4 +64,12 @@ log "fetching Apache Kafka (Maven Central) for the klog-client-vs-Kafka tests"
 log "building klog-server (release)"
 cargo build --release -p klog-server
 
+# --- the Node package (bindings/node) ----------------------------------------------
+log "installing the Node package's dependencies and building its addon (release)"
+bash bindings/node/scripts/setup.sh
+
+# --- libklog (bindings/c) -----------------------------------------------------------
+log "installing libklog's build and test tools (cbindgen, pkg-config, valgrind)"
+bash bindings/c/scripts/setup.sh
+
 log "setup done"

@@ -4,6 +4,8 @@
 #   2. the Python interoperability suite (kcat, confluent-kafka, kafka-python)
 #   3. the Python package's tests and type check (bindings/python)
 #   4. the Node interoperability suite (kafkajs)
+#   5. the Node package's tests and type check (bindings/node)
+#   6. libklog's C tests under valgrind and the C/C++ examples (bindings/c)
 # The interop suites drive a release klog-server (and the klog CLI); set
 # KLOG_SERVER_BIN and KLOG_BIN to use prebuilt binaries instead of
 # target/release/klog-server and target/release/klog.
@@ -48,5 +50,11 @@ if [ ! -d tests/interop/node/node_modules ]; then
     (cd tests/interop/node && npm ci --no-audit --no-fund --loglevel=error)
 fi
 node --test --test-concurrency=1 tests/interop/node/
+
+log "Node package (bindings/node): tests and type check"
+bash bindings/node/scripts/test.sh
+
+log "libklog (bindings/c): header check, C tests under valgrind, C and C++ examples"
+bash bindings/c/scripts/test.sh
 
 log "all tests passed"
