@@ -39,26 +39,22 @@ pub(crate) enum Target {
 const BOOTSTRAP: &str = "bootstrap.servers";
 
 impl klog_config {
+    /// Checks `key=value` against both clients and keeps it for those that know the key.
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        // Whether a client knows the key; a bad value for a known key is an error. The
+        // core words its error for an unknown name "unknown producer/consumer option ...".
+        let knows = |set: klog::Result<()>| match set {
+            Ok(()) => Ok(true),
+            Err(e) if e.message().starts_with("unknown ") => Ok(false),
+            Err(e) => Err(Failure::from(e)),
+        };
         let scratch = || ClientConfig::new("");
-        let producer = ProducerConfig::new(scratch()).set(key, value).map(|_| ()).map_err(|e| e.message().to_string());
-        let consumer =
-            ConsumerConfig::new(scratch(), None).set(key, value).map(|_| ()).map_err(|e| e.message().to_string());
-        if let (Err(p), Err(c)) = (&producer, &consumer) {
-            let unknown = |m: &str| m.starts_with("unknown ");
-            let message = match (unknown(p), unknown(c)) {
-                (true, true) => format!("unknown config key {key:?}"),
-                (false, _) => p.clone(),
-                (true, false) => c.clone(),
-            };
-            return Err(Failure::invalid(message));
+        let producer = knows(ProducerConfig::new(scratch()).set(key, value).map(|_| ()))?;
+        let consumer = knows(ConsumerConfig::new(scratch(), None).set(key, value).map(|_| ()))?;
+        if !producer && !consumer {
+            return Err(Failure::invalid(format!("unknown config key {key:?}")));
         }
-        self.entries.push(Entry {
-            key: key.to_string(),
-            value: value.to_string(),
-            producer: producer.is_ok(),
-            consumer: consumer.is_ok(),
-        });
+        self.entries.push(Entry { key: key.to_string(), value: value.to_string(), producer, consumer });
         Ok(())
     }
 
@@ -175,6 +171,8 @@ mod tests {
         config.set("group.id", "g").unwrap();
         assert!(config.set("no.such.option", "1").unwrap_err().message.contains("unknown config key"));
         assert!(config.set("linger.ms", "soon").unwrap_err().message.contains("linger.ms"));
+        // A value only one client would take is refused (the producer wants servers).
+        assert_eq!(config.set("bootstrap.servers", " ").unwrap_err().status, klog_status::KLOG_INVALID);
         assert_eq!(config.entries.len(), 3);
         let producer = config.producer(Target::Remote).unwrap();
         assert_eq!(producer.acks, klog::client::Acks::Leader);
