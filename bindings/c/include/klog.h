@@ -175,6 +175,11 @@ typedef struct klog_records klog_records;
 typedef struct klog_topic_list klog_topic_list;
 
 /**
+ * Topic partitions, sorted. Free with `klog_topic_partitions_free`.
+ */
+typedef struct klog_topic_partitions klog_topic_partitions;
+
+/**
  * A topic partition.
  */
 typedef struct klog_topic_partition {
@@ -484,6 +489,19 @@ klog_status klog_consumer_poll(const struct klog_consumer *consumer,
                                struct klog_records **out);
 
 /**
+ * Writes the partitions currently assigned to the consumer (by the group, or by
+ * `klog_consumer_assign`) to `*out`; empty before the group's first assignment.
+ *
+ * Ownership: on `KLOG_OK`, `*out` is a new list the caller frees with
+ * `klog_topic_partitions_free`. Thread safety: any thread.
+ *
+ * # Safety
+ * `consumer` must be NULL or a live consumer; `out` NULL or writable.
+ */
+klog_status klog_consumer_assignment(const struct klog_consumer *consumer,
+                                     struct klog_topic_partitions **out);
+
+/**
  * Commits, for every assigned partition, the position after the records polled
  * so far, and waits until the group coordinator has stored them.
  *
@@ -696,6 +714,40 @@ size_t klog_last_error_message(char *buf, size_t len);
  * Thread safety: each thread has its own last error.
  */
 int16_t klog_last_error_kafka_code(void);
+
+/**
+ * The number of topic partitions in the list (0 for NULL).
+ *
+ * Thread safety: any thread, concurrently (the list is read-only).
+ *
+ * # Safety
+ * `list` must be NULL or a live list.
+ */
+size_t klog_topic_partitions_len(const struct klog_topic_partitions *list);
+
+/**
+ * Writes entry `index` to `*out`; its topic points into the list and is valid
+ * until `klog_topic_partitions_free`. Fails with `KLOG_OUT_OF_RANGE` when
+ * `index >= klog_topic_partitions_len(list)`.
+ *
+ * Thread safety: any thread, concurrently.
+ *
+ * # Safety
+ * `list` must be NULL or a live list; `out` NULL or writable.
+ */
+klog_status klog_topic_partitions_get(const struct klog_topic_partitions *list,
+                                      size_t index,
+                                      struct klog_topic_partition *out);
+
+/**
+ * Frees a list. NULL does nothing.
+ *
+ * Ownership: takes `list`; neither it nor the topics read from it may be used afterwards.
+ *
+ * # Safety
+ * `list` must be NULL or a list from libklog, not freed yet.
+ */
+void klog_topic_partitions_free(struct klog_topic_partitions *list);
 
 /**
  * Connects a producer to the brokers in `config`'s `bootstrap.servers`, with its

@@ -11,6 +11,7 @@ use klog::client::{Consumer, TopicPartition};
 use crate::config::{klog_config, Target};
 use crate::error::Result;
 use crate::ffi::{arg, arg_mut, arg_slice, arg_str, free_handle_after, guard, into_handle, Slot};
+use crate::partitions::klog_topic_partitions;
 use crate::records::klog_records;
 use crate::runtime::OnRuntime;
 use crate::status::klog_status;
@@ -168,6 +169,28 @@ pub unsafe extern "C" fn klog_consumer_poll(
         // SAFETY: the caller passes NULL or live, writable pointers.
         let (consumer, out) = unsafe { (arg(consumer, "consumer")?, arg_mut(out, "out")?) };
         *out = into_handle(consumer.poll(timeout_ms)?);
+        Ok(())
+    })
+}
+
+/// Writes the partitions currently assigned to the consumer (by the group, or by
+/// `klog_consumer_assign`) to `*out`; empty before the group's first assignment.
+///
+/// Ownership: on `KLOG_OK`, `*out` is a new list the caller frees with
+/// `klog_topic_partitions_free`. Thread safety: any thread.
+///
+/// # Safety
+/// `consumer` must be NULL or a live consumer; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn klog_consumer_assignment(
+    consumer: *const klog_consumer,
+    out: *mut *mut klog_topic_partitions,
+) -> klog_status {
+    guard(|| {
+        // SAFETY: the caller passes NULL or live, writable pointers.
+        let (consumer, out) = unsafe { (arg(consumer, "consumer")?, arg_mut(out, "out")?) };
+        let assigned = consumer.run(async |c| Ok(c.assignment()))?;
+        *out = into_handle(klog_topic_partitions::new(assigned)?);
         Ok(())
     })
 }

@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod embedded;
 pub mod error;
 mod ffi;
+pub mod partitions;
 pub mod producer;
 pub mod records;
 pub mod runtime;

@@ -75,15 +75,14 @@ impl klog_producer_record {
         let copy = |b: Option<&[u8]>| b.map(Bytes::copy_from_slice);
         // SAFETY: guaranteed by the caller for every field.
         unsafe {
-            let headers = arg_slice(self.headers, self.header_count, "record.headers")?
-                .iter()
-                .map(|h| {
-                    Ok(Header {
-                        key: copy(arg_bytes(h.key, h.key_len, "header.key")?).unwrap_or_default(),
-                        value: copy(arg_bytes(h.value, h.value_len, "header.value")?),
-                    })
-                })
-                .collect::<Result<Vec<Header>>>()?;
+            let views = arg_slice(self.headers, self.header_count, "record.headers")?;
+            let mut headers = Vec::with_capacity(views.len());
+            for h in views {
+                headers.push(Header {
+                    key: copy(arg_bytes(h.key, h.key_len, "header.key")?).unwrap_or_default(),
+                    value: copy(arg_bytes(h.value, h.value_len, "header.value")?),
+                });
+            }
             Ok(ProducerRecord {
                 topic: arg_str(self.topic, "record.topic")?.to_string(),
                 partition: (self.partition != KLOG_PARTITION_ANY).then_some(self.partition),

@@ -79,6 +79,16 @@ static void records_round_trip_with_headers(void) {
     klog_config_free(config); /* clients copy the config */
     klog_topic_partition tp = {.topic = "round-trip", .partition = 0};
     CHECK_OK(klog_consumer_assign(consumer, &tp, 1));
+    klog_topic_partitions *assigned = NULL;
+    CHECK_OK(klog_consumer_assignment(consumer, &assigned));
+    klog_topic_partition entry = {0};
+    klog_status first_entry = klog_topic_partitions_get(assigned, 0, &entry);
+    int matches = first_entry == KLOG_OK && strcmp(entry.topic, "round-trip") == 0 && entry.partition == 0;
+    klog_status past_end = klog_topic_partitions_get(assigned, 1, &entry);
+    size_t assigned_len = klog_topic_partitions_len(assigned);
+    klog_topic_partitions_free(assigned);
+    CHECK(assigned_len == 1 && matches);
+    CHECK(past_end == KLOG_OUT_OF_RANGE);
 
     klog_records *records = NULL;
     size_t have = 0;

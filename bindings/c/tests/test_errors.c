@@ -49,6 +49,8 @@ static void null_arguments_are_refused(void) {
     CHECK_STATUS(klog_consumer_seek(consumer, NULL, 0, 0), KLOG_NULL_ARGUMENT);
     CHECK_STATUS(klog_consumer_committed(consumer, "a", 0, NULL), KLOG_NULL_ARGUMENT);
     CHECK_STATUS(klog_consumer_commit(NULL), KLOG_NULL_ARGUMENT);
+    CHECK_STATUS(klog_consumer_assignment(consumer, NULL), KLOG_NULL_ARGUMENT);
+    CHECK_STATUS(klog_topic_partitions_get(NULL, 0, NULL), KLOG_NULL_ARGUMENT);
     klog_consumer_free(consumer);
 
     CHECK_STATUS(klog_admin_create_topic(NULL, "x", 1, -1), KLOG_NULL_ARGUMENT);
@@ -70,6 +72,7 @@ static void null_arguments_are_refused(void) {
     klog_records_free(NULL);
     klog_delivery_free(NULL);
     klog_topic_list_free(NULL);
+    klog_topic_partitions_free(NULL);
     klog_config_free(config);
 }
 

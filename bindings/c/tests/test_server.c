@@ -1,6 +1,7 @@
 /* Against klog-server over TCP (address in $KLOG_BOOTSTRAP, started by
- * scripts/test.sh): a produce/consume round trip, and a consumer group that
- * commits and resumes from its committed offsets. */
+ * scripts/test.sh): a produce/consume round trip, a consumer group that
+ * commits and resumes from its committed offsets, and a group of two members
+ * that split the partitions. */
 #include "check.h"
 
 #include <stdarg.h>
@@ -139,6 +140,79 @@ static void a_group_commits_and_resumes(void) {
     CHECK(before_commit == 0);
 }
 
+/* The partition a consumer is assigned, when it is assigned exactly one (else -1). */
+static int only_partition(const klog_consumer *consumer) {
+    klog_topic_partitions *assigned = NULL;
+    if (klog_consumer_assignment(consumer, &assigned) != KLOG_OK) return -1;
+    klog_topic_partition tp = {0};
+    int partition = -1;
+    if (klog_topic_partitions_len(assigned) == 1 && klog_topic_partitions_get(assigned, 0, &tp) == KLOG_OK &&
+        strcmp(tp.topic, "c-rebalance") == 0) {
+        partition = tp.partition;
+    }
+    klog_topic_partitions_free(assigned);
+    return partition;
+}
+
+/* Polls and counts records, failing the count (-1000) if one is from another partition. */
+static int take(const klog_consumer *consumer, int partition) {
+    klog_records *records = NULL;
+    if (klog_consumer_poll(consumer, 100, &records) != KLOG_OK) return -1000;
+    int n = (int)klog_records_len(records);
+    for (int i = 0; i < n; i++) {
+        if (klog_record_partition(klog_records_get(records, (size_t)i)) != partition) n = -1000;
+    }
+    klog_records_free(records);
+    return n;
+}
+
+static void two_members_share_the_partitions(void) {
+    klog_config *config = config_with("auto.offset.reset", "earliest", "enable.auto.commit", "false", "group.id",
+                                      "c-two-members", NULL);
+    CHECK(config != NULL);
+    klog_admin *admin = NULL;
+    CHECK_OK(klog_admin_new(config, &admin));
+    CHECK_OK(klog_admin_create_topic(admin, "c-rebalance", 2, -1));
+    klog_admin_free(admin);
+    const char *topics[] = {"c-rebalance"};
+    klog_consumer *a = NULL, *b = NULL;
+    CHECK_OK(klog_consumer_new(config, &a));
+    CHECK_OK(klog_consumer_new(config, &b));
+    CHECK_OK(klog_consumer_subscribe(a, topics, 1));
+    CHECK_OK(klog_consumer_subscribe(b, topics, 1));
+    /* Wait for the rebalance: one partition each. */
+    int pa = -1, pb = -1;
+    for (int attempt = 0; attempt < 150 && !(pa >= 0 && pb >= 0 && pa != pb); attempt++) {
+        take(a, -1);
+        take(b, -1);
+        pa = only_partition(a);
+        pb = only_partition(b);
+    }
+    int settled = pa >= 0 && pb >= 0 && pa != pb;
+
+    klog_producer *producer = NULL;
+    klog_status made = klog_producer_new(config, &producer);
+    klog_config_free(config);
+    for (int i = 0; made == KLOG_OK && i < 20; i++) {
+        klog_producer_record record = {.topic = "c-rebalance", .partition = i % 2, .value = (const uint8_t *)"v",
+                                       .value_len = 1, .timestamp = KLOG_TIMESTAMP_NOW};
+        made = klog_producer_send(producer, &record, NULL);
+    }
+    if (made == KLOG_OK) made = klog_producer_flush(producer, 10000);
+    klog_producer_free(producer);
+
+    int got_a = 0, got_b = 0;
+    for (int attempt = 0; settled && attempt < 100 && got_a + got_b < 20; attempt++) {
+        got_a += take(a, pa);
+        got_b += take(b, pb);
+    }
+    klog_consumer_free(a);
+    klog_consumer_free(b);
+    CHECK(settled);
+    CHECK_OK(made);
+    CHECK(got_a == 10 && got_b == 10);
+}
+
 int main(void) {
     bootstrap = getenv("KLOG_BOOTSTRAP");
     if (!bootstrap || !*bootstrap) {
@@ -147,6 +221,7 @@ int main(void) {
     }
     RUN(round_trip_over_tcp);
     RUN(a_group_commits_and_resumes);
+    RUN(two_members_share_the_partitions);
     klog_shutdown();
     return check_total_failed ? 1 : 0;
 }
