@@ -46,6 +46,21 @@ class Admin extends Handle {
     return this.native.listOffsets(partitions, String(spec));
   }
 
+  /** The configs of `topic`: `[{ name, value, isDefault, readOnly }]`. */
+  describeConfigs(topic) {
+    return this.native.describeConfigs(topic);
+  }
+
+  /** Sets configs of `topic` (`{ name: value }`) and resets the `reset` ones to their defaults. */
+  async alterConfigs(topic, set = {}, reset = []) {
+    await this.native.alterConfigs(topic, set, reset);
+  }
+
+  /** Deletes the records of `{ topic, partition }` before `offset`; resolves to the new first offset. */
+  deleteRecords(partition, offset) {
+    return this.native.deleteRecords(partition, offset);
+  }
+
   /** Group ids. */
   listGroups() {
     return this.native.listGroups();
@@ -64,6 +79,11 @@ class Admin extends Handle {
   /** A group's `[{ topic, partition, committed, end, lag }]`. */
   groupOffsets(group) {
     return this.native.groupOffsets(group);
+  }
+
+  /** Sets `[{ topic, partition, offset }]` as the committed offsets of a group without active members. */
+  async setGroupOffsets(group, offsets) {
+    await this.native.setGroupOffsets(group, offsets);
   }
 
   /** `{ clusterId, controller, brokers: [{ id, address }] }`. */

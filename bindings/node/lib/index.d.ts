@@ -184,6 +184,14 @@ export interface GroupPartitionOffset extends TopicPartition {
   lag: number;
 }
 
+export interface ConfigEntry {
+  name: string;
+  /** null when sensitive or unset. */
+  value: string | null;
+  isDefault: boolean;
+  readOnly: boolean;
+}
+
 export interface ClusterInfo {
   clusterId: string;
   controller: number;
@@ -199,10 +207,17 @@ export declare class Admin extends Handle {
   describeTopic(topic: string): Promise<TopicInfo>;
   createPartitions(topic: string, total: number): Promise<void>;
   listOffsets(partitions: TopicPartition[], spec?: 'earliest' | 'latest' | number): Promise<PartitionOffset[]>;
+  describeConfigs(topic: string): Promise<ConfigEntry[]>;
+  /** Sets configs and resets the `reset` ones to their defaults. */
+  alterConfigs(topic: string, set?: { [name: string]: string }, reset?: string[]): Promise<void>;
+  /** Deletes records before `offset`; resolves to the new first offset. */
+  deleteRecords(partition: TopicPartition, offset: number): Promise<number>;
   listGroups(): Promise<string[]>;
   describeGroup(group: string): Promise<GroupInfo>;
   deleteGroup(group: string): Promise<void>;
   groupOffsets(group: string): Promise<GroupPartitionOffset[]>;
+  /** For a group without active members (e.g. to reset it). */
+  setGroupOffsets(group: string, offsets: Array<TopicPartition & { offset: number }>): Promise<void>;
   describeCluster(): Promise<ClusterInfo>;
 }
 

@@ -15,6 +15,12 @@ export declare class Admin {
   createPartitions(topic: string, total: number): Promise<undefined>
   /** Offsets of `partitions` by `spec` ("earliest", "latest" or a timestamp in ms; offset null when none). */
   listOffsets(partitions: Array<TopicPartition>, spec: string): Promise<Array<PartitionOffset>>
+  /** The configs of `topic`, by name. */
+  describeConfigs(topic: string): Promise<Array<ConfigEntry>>
+  /** Sets the `set` configs of `topic` and resets the `reset` ones to their defaults. */
+  alterConfigs(topic: string, set: Record<string, string>, reset: Array<string>): Promise<undefined>
+  /** Deletes the records of `partition` before `offset`; resolves to the new first offset. */
+  deleteRecords(partition: TopicPartition, offset: number): Promise<number>
   /** Group ids. */
   listGroups(): Promise<Array<string>>
   /** A group's state and members. */
@@ -23,6 +29,8 @@ export declare class Admin {
   deleteGroup(group: string): Promise<undefined>
   /** A group's committed offsets and lag per partition. */
   groupOffsets(group: string): Promise<Array<GroupPartitionOffset>>
+  /** Sets the committed offsets of a group without active members (e.g. to reset it). */
+  setGroupOffsets(group: string, offsets: Array<PartitionOffset>): Promise<undefined>
   /** The cluster id, controller and brokers. */
   describeCluster(): Promise<ClusterInfo>
   /** Whether `close()` was called. */
@@ -112,6 +120,18 @@ export interface ClusterInfo {
   controller: number
   /** Brokers as `{ id, address }`. */
   brokers: Array<BrokerInfo>
+}
+
+/** A topic config's value and where it comes from. */
+export interface ConfigEntry {
+  /** Config name. */
+  name: string
+  /** Value (null when sensitive or unset). */
+  value?: string
+  /** Whether this is the broker's default. */
+  isDefault: boolean
+  /** Whether it cannot be altered. */
+  readOnly: boolean
 }
 
 /** Connects an admin client to the embedded broker or to `bootstrap.servers` in `options`. */

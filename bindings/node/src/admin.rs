@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use klog::client::admin::{GroupDescription, GroupOffset};
+use klog::client::admin::{ConfigEntry as CoreConfigEntry, GroupDescription, GroupOffset};
 use klog::client::{Admin as CoreAdmin, NewTopic as CoreNewTopic, OffsetSpec, TopicInfo as CoreTopicInfo};
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
@@ -12,7 +12,7 @@ use crate::bridge::{promise, promise_of};
 use crate::config::{self, Options};
 use crate::embedded::Embedded;
 use crate::handle::Slot;
-use crate::types::{core_tps, PartitionOffset, TopicPartition};
+use crate::types::{core_tps, required_offsets, PartitionOffset, TopicPartition};
 
 /// A topic to create.
 #[napi(object)]
@@ -25,6 +25,25 @@ pub struct NewTopic {
     pub replication_factor: Option<i16>,
     /// Topic configs (`retention.ms`, `cleanup.policy`, ...).
     pub configs: Option<BTreeMap<String, String>>,
+}
+
+/// A topic config's value and where it comes from.
+#[napi(object)]
+pub struct ConfigEntry {
+    /// Config name.
+    pub name: String,
+    /// Value (null when sensitive or unset).
+    pub value: Option<String>,
+    /// Whether this is the broker's default.
+    pub is_default: bool,
+    /// Whether it cannot be altered.
+    pub read_only: bool,
+}
+
+impl ConfigEntry {
+    fn new(name: String, e: CoreConfigEntry) -> Self {
+        ConfigEntry { name, value: e.value, is_default: e.is_default, read_only: e.read_only }
+    }
 }
 
 /// A partition of a topic and its leader.
@@ -268,6 +287,49 @@ impl Admin {
         })
     }
 
+    /// The configs of `topic`, by name.
+    #[napi]
+    pub fn describe_configs<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+    ) -> napi::Result<PromiseRaw<'env, Vec<ConfigEntry>>> {
+        let inner = self.inner.get();
+        promise_of(env, async move {
+            let configs = inner?.describe_configs(&topic).await?;
+            Ok(configs.into_iter().map(|(name, e)| ConfigEntry::new(name, e)).collect())
+        })
+    }
+
+    /// Sets the `set` configs of `topic` and resets the `reset` ones to their defaults.
+    #[napi]
+    pub fn alter_configs<'env>(
+        &self,
+        env: &'env Env,
+        topic: String,
+        set: BTreeMap<String, String>,
+        reset: Vec<String>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.get();
+        promise_of(env, async move {
+            let set: Vec<(&str, &str)> = set.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let reset: Vec<&str> = reset.iter().map(String::as_str).collect();
+            inner?.alter_configs(&topic, &set, &reset).await
+        })
+    }
+
+    /// Deletes the records of `partition` before `offset`; resolves to the new first offset.
+    #[napi]
+    pub fn delete_records<'env>(
+        &self,
+        env: &'env Env,
+        partition: TopicPartition,
+        offset: i64,
+    ) -> napi::Result<PromiseRaw<'env, i64>> {
+        let inner = self.inner.get();
+        promise_of(env, async move { inner?.delete_records(&partition.into(), offset).await })
+    }
+
     /// Group ids.
     #[napi]
     pub fn list_groups<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
@@ -298,6 +360,21 @@ impl Admin {
     ) -> napi::Result<PromiseRaw<'env, Vec<GroupPartitionOffset>>> {
         let inner = self.inner.get();
         promise_of(env, async move { Ok(inner?.group_offsets(&group).await?.into_iter().map(Into::into).collect()) })
+    }
+
+    /// Sets the committed offsets of a group without active members (e.g. to reset it).
+    #[napi]
+    pub fn set_group_offsets<'env>(
+        &self,
+        env: &'env Env,
+        group: String,
+        offsets: Vec<PartitionOffset>,
+    ) -> napi::Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.get();
+        promise_of(env, async move {
+            let offsets = required_offsets(offsets, "setGroupOffsets")?;
+            inner?.set_group_offsets(&group, &offsets).await
+        })
     }
 
     /// The cluster id, controller and brokers.

@@ -17,7 +17,7 @@ use crate::config::{self, Options};
 use crate::embedded::Embedded;
 use crate::error::to_js;
 use crate::handle::Slot;
-use crate::types::{core_tps, PartitionOffset, TopicPartition};
+use crate::types::{core_tps, required_offsets, PartitionOffset, TopicPartition};
 
 /// Consumer (native handle; the `klog` package wraps it).
 #[napi]
@@ -108,11 +108,7 @@ impl Consumer {
         promise_of(env, async move {
             let inner = inner?;
             let Some(offsets) = offsets else { return inner.commit().await };
-            let mut explicit = HashMap::new();
-            for o in offsets {
-                let offset = o.offset.ok_or_else(|| klog::Error::invalid("commit needs an offset per partition"))?;
-                explicit.insert(klog::client::TopicPartition::new(o.topic, o.partition), offset);
-            }
+            let explicit: HashMap<_, _> = required_offsets(offsets, "commit")?.into_iter().collect();
             inner.commit_offsets(&explicit).await
         })
     }

@@ -47,3 +47,18 @@ impl PartitionOffset {
 pub fn core_tps(partitions: Vec<TopicPartition>) -> Vec<klog::client::TopicPartition> {
     partitions.into_iter().map(Into::into).collect()
 }
+
+/// Offsets that must each be given (commits), as core pairs; `what` names the call in the error.
+pub fn required_offsets(
+    offsets: Vec<PartitionOffset>,
+    what: &str,
+) -> klog::Result<Vec<(klog::client::TopicPartition, i64)>> {
+    offsets
+        .into_iter()
+        .map(|o| {
+            let offset =
+                o.offset.ok_or_else(|| klog::Error::invalid(format!("{what} needs an offset per partition")))?;
+            Ok((klog::client::TopicPartition::new(o.topic, o.partition), offset))
+        })
+        .collect()
+}

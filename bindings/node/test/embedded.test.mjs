@@ -119,6 +119,23 @@ test('admin: topics, partitions and offsets', { timeout: 60000 }, async (t) => {
   await producer.close();
   const ends = await admin.listOffsets([0, 1, 2].map((partition) => ({ topic, partition })), 'latest');
   assert.deepEqual(ends.map((o) => o.offset), [2, 1, 0]);
+  await admin.alterConfigs(topic, { 'retention.ms': '120000' });
+  const retention = (await admin.describeConfigs(topic)).find((c) => c.name === 'retention.ms');
+  assert.equal(retention.value, '120000');
+  assert.equal(retention.isDefault, false);
+  assert.equal(await admin.deleteRecords({ topic, partition: 0 }, 1), 1);
+  const starts = await admin.listOffsets([{ topic, partition: 0 }], 'earliest');
+  assert.deepEqual(starts, [{ topic, partition: 0, offset: 1 }]);
+
+  const group = `g-${uid()}`;
+  await admin.setGroupOffsets(group, [{ topic, partition: 1, offset: 1 }]);
+  assert.ok((await admin.listGroups()).includes(group));
+  assert.deepEqual(await admin.groupOffsets(group), [{ topic, partition: 1, committed: 1, end: 1, lag: 0 }]);
+  const consumer = await b.consumer({ groupId: group });
+  assert.deepEqual(await consumer.committed([{ topic, partition: 1 }]), [{ topic, partition: 1, offset: 1 }]);
+  await consumer.close();
+  await admin.deleteGroup(group);
+  assert.equal((await admin.describeCluster()).brokers.length, 1);
   await admin.deleteTopics([topic]);
   await assert.rejects(admin.describeTopic(topic), { code: 'KLOG_NOT_FOUND' });
 });
