@@ -105,37 +105,39 @@ struct Untracked {
 /// Untracked deliveries between two sweeps of the completed ones.
 const SWEEP_EVERY: usize = 256;
 
+/// Whether a delivery has completed; its failure goes to `failure` unless one is kept already.
+fn completed(future: &mut DeliveryFuture, failure: &mut Option<Failure>) -> bool {
+    match Pin::new(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(result) => {
+            if let (Err(e), None) = (result, &*failure) {
+                *failure = Some(e.into());
+            }
+            true
+        }
+        Poll::Pending => false,
+    }
+}
+
 impl Untracked {
     /// Queues a delivery; every `SWEEP_EVERY` records, drops the completed ones
-    /// at the front (keeping the first failure), so the queue holds about what is in flight.
+    /// at the front, so the queue holds about what is in flight.
     fn push(&mut self, future: DeliveryFuture) {
         self.pending.push_back(future);
         if !self.pending.len().is_multiple_of(SWEEP_EVERY) {
             return;
         }
-        let mut cx = Context::from_waker(Waker::noop());
         while let Some(front) = self.pending.front_mut() {
-            let Poll::Ready(result) = Pin::new(front).poll(&mut cx) else { return };
-            self.pending.pop_front();
-            if let (Err(e), None) = (result, &self.failure) {
-                self.failure = Some(e.into());
+            if !completed(front, &mut self.failure) {
+                return;
             }
+            self.pending.pop_front();
         }
     }
 
     /// After a flush: checks every delivery, returning (and forgetting) the first failure.
     fn settle(&mut self) -> Result<()> {
-        let mut cx = Context::from_waker(Waker::noop());
         let failure = &mut self.failure;
-        self.pending.retain_mut(|future| match Pin::new(future).poll(&mut cx) {
-            Poll::Ready(result) => {
-                if let (Err(e), None) = (result, &*failure) {
-                    *failure = Some(e.into());
-                }
-                false
-            }
-            Poll::Pending => true,
-        });
+        self.pending.retain_mut(|future| !completed(future, failure));
         self.failure.take().map_or(Ok(()), Err)
     }
 }

@@ -1,5 +1,5 @@
 /* Embedded broker round trip: admin, producer (delivery handle, headers, keys),
- * consumer (assign, poll, accessors, seek), TCP listen on port 0. */
+ * consumer (assign, poll, accessors, seek), failed deliveries, TCP listen on port 0. */
 #include "check.h"
 
 static klog_embedded *broker;
@@ -137,6 +137,42 @@ static void records_round_trip_with_headers(void) {
     klog_consumer_free(consumer);
 }
 
+/* A record the broker refuses (larger than its max.message.bytes, 1 MiB). */
+static klog_status send_too_large(const klog_producer *producer, klog_delivery **delivery) {
+    static uint8_t big[2 * 1024 * 1024];
+    klog_producer_record record = {.topic = "refused", .partition = 0, .value = big, .value_len = sizeof big,
+                                   .timestamp = KLOG_TIMESTAMP_NOW};
+    return klog_producer_send(producer, &record, delivery);
+}
+
+static void failed_deliveries_are_reported(void) {
+    klog_config *config = NULL;
+    CHECK_OK(klog_config_new(&config));
+    CHECK_OK(klog_config_set(config, "max.request.size", "4194304"));
+    klog_producer *producer = NULL;
+    klog_status made = klog_embedded_producer_new(broker, config, &producer);
+    klog_config_free(config);
+    CHECK_OK(made);
+
+    klog_delivery *delivery = NULL;
+    CHECK_OK(send_too_large(producer, &delivery));
+    klog_record_metadata metadata = {0};
+    klog_status waited = klog_delivery_wait(delivery, 10000, &metadata);
+    klog_delivery_free(delivery);
+    CHECK(waited != KLOG_OK && waited != KLOG_TIMEOUT);
+
+    /* Fire-and-forget: the next flush reports it, once. */
+    CHECK_OK(send_too_large(producer, NULL));
+    klog_status flushed = klog_producer_flush(producer, 10000);
+    klog_status again = klog_producer_flush(producer, 10000);
+    CHECK_OK(send_too_large(producer, NULL));
+    klog_status closed = klog_producer_close(producer);
+    klog_producer_free(producer);
+    CHECK(flushed == waited);
+    CHECK_OK(again);
+    CHECK(closed == waited);
+}
+
 static void listens_on_a_free_port(void) {
     uint16_t port = 0;
     CHECK_OK(klog_embedded_listen(broker, "127.0.0.1:0", &port));
@@ -163,6 +199,7 @@ int main(void) {
     }
     RUN(topics_are_created_listed_and_deleted);
     RUN(records_round_trip_with_headers);
+    RUN(failed_deliveries_are_reported);
     RUN(listens_on_a_free_port);
     if (klog_embedded_close(broker) != KLOG_OK) check_total_failed++;
     klog_embedded_free(broker);
