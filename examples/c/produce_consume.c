@@ -3,7 +3,7 @@
  *   produce_consume              an embedded broker in a temporary directory
  *   produce_consume HOST:PORT    a Kafka-compatible broker (klog-server, Kafka, Redpanda)
  *
- * Build: make -C examples/c (see README.md there). */
+ * Build: make -C examples/c (see the Makefile). */
 #define _DEFAULT_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
