@@ -90,8 +90,10 @@ impl Embedded {
         Ok(bound)
     }
 
-    /// Stops listening, flushes every log and releases the directory.
-    pub async fn close(self) -> Result<()> {
+    /// Stops listening, flushes every log and releases the directory. Clients of
+    /// this broker then fail with [`ErrorKind::Closed`](crate::ErrorKind::Closed);
+    /// closing twice is fine.
+    pub async fn close(&self) -> Result<()> {
         let listeners: Vec<Listener> = std::mem::take(&mut *self.listeners.lock());
         for listener in listeners {
             let _ = listener.stop.send(());

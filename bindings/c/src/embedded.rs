@@ -3,8 +3,6 @@
 
 use std::ffi::c_char;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use crate::admin::klog_admin;
 use crate::config::{klog_config, Target};
@@ -22,9 +20,6 @@ use crate::status::klog_status;
 pub struct klog_embedded {
     slot: Slot<OnRuntime<klog::Embedded>>,
 }
-
-/// How often `close` looks whether calls still running on other threads are done.
-const CLOSE_POLL: Duration = Duration::from_millis(5);
 
 impl klog_embedded {
     fn open(dir: &str) -> Result<klog_embedded> {
@@ -45,18 +40,8 @@ impl klog_embedded {
     }
 
     fn close(&self) -> Result<()> {
-        let Some(mut shared) = self.slot.take() else { return Ok(()) };
-        // Calls running on other threads hold the broker for a moment: let them finish.
-        let embedded = loop {
-            match Arc::try_unwrap(shared) {
-                Ok(embedded) => break embedded,
-                Err(still_shared) => {
-                    shared = still_shared;
-                    std::thread::sleep(CLOSE_POLL);
-                }
-            }
-        };
-        block_on(&embedded.runtime, embedded.value.close())
+        let Some(shared) = self.slot.take() else { return Ok(()) };
+        block_on(&shared.runtime, shared.value.close())
     }
 }
 

@@ -1,8 +1,6 @@
 //! `open(dir)`: a broker inside the Node process, optionally listening on TCP.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use klog::client::ClientConfig;
 use napi::bindgen_prelude::PromiseRaw;
@@ -52,21 +50,15 @@ impl Embedded {
         self.inner.is_closed()
     }
 
-    /// Stops listening, flushes every log and releases the directory. Idempotent.
+    /// Stops listening, flushes every log and releases the directory. Idempotent;
+    /// clients of this broker then reject with `KLOG_CLOSED`.
     #[napi]
     pub fn close<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
         let inner = self.inner.take();
         promise_of(env, async move {
-            let Some(mut inner) = inner else { return Ok(()) };
-            // Calls still running hold a reference: wait for them to finish.
-            loop {
-                match Arc::try_unwrap(inner) {
-                    Ok(embedded) => return embedded.close().await,
-                    Err(shared) => {
-                        inner = shared;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
+            match inner {
+                Some(embedded) => embedded.close().await,
+                None => Ok(()),
             }
         })
     }

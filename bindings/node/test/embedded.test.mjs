@@ -201,3 +201,25 @@ test('await using closes clients and the broker', { timeout: 60000, skip: typeof
   const again = await open(dir);
   await again.close();
 });
+
+test('clients of a closed broker reject with KLOG_CLOSED', { timeout: 60000 }, async (t) => {
+  const dir = tempDir(t);
+  const b = await open(dir);
+  const topic = `closed-${uid()}`;
+  const admin = await b.admin();
+  await admin.createTopic(topic, 1);
+  const producer = await b.producer();
+  await producer.send({ topic, value: 'before' });
+  await b.close();
+  await b.close(); // closing twice is fine
+  const closed = (e) => e instanceof KlogError && e.code === 'KLOG_CLOSED';
+  await assert.rejects(admin.listTopics(), closed);
+  await assert.rejects(producer.send({ topic, value: 'after' }), closed);
+  // The directory is free again while those clients still exist.
+  const reopened = await open(dir);
+  const again = await reopened.admin();
+  assert.ok((await again.listTopics()).some((info) => info.name === topic));
+  await again.close();
+  await Promise.all([admin.close(), producer.close()]);
+  await reopened.close();
+});

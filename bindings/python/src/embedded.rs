@@ -1,7 +1,6 @@
 //! `klog.open(path)`: a broker inside the Python process.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use klog::client::ClientConfig;
 use pyo3::prelude::*;
@@ -58,22 +57,11 @@ impl Embedded {
         run(py, aio, async move { inner.listen(addr).await }, |py, bound| into_py(py, bound.to_string()))
     }
 
-    /// Stops listening, flushes every log and releases the directory. Idempotent.
+    /// Stops listening, flushes every log and releases the directory. Idempotent;
+    /// clients of this broker then fail with `ClosedError`.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let Some(inner) = self.inner.take() else { return Ok(()) };
-        block_on(py, async move {
-            // Wait for in-flight calls holding a reference to finish.
-            let mut inner = inner;
-            loop {
-                match Arc::try_unwrap(inner) {
-                    Ok(embedded) => return embedded.close().await,
-                    Err(shared) => {
-                        inner = shared;
-                        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                    }
-                }
-            }
-        })
+        block_on(py, async move { inner.close().await })
     }
 
     fn __repr__(&self) -> String {

@@ -117,6 +117,26 @@ def test_closed_clients_raise_closed_error(db, topic):
         consumer.poll(0.1)
 
 
+def test_clients_of_a_closed_broker_raise_closed_error(tmp_path, topic):
+    db = klog.open(tmp_path / "b")
+    admin = db.admin()
+    admin.create_topic(topic, 1)
+    producer = db.producer()
+    producer.produce(topic, b"before")
+    producer.flush()
+    db.close()
+    db.close()  # closing twice is fine
+    with pytest.raises(klog.ClosedError):
+        admin.list_topics()
+    with pytest.raises(klog.ClosedError):
+        producer.send(topic, b"after").result(10)
+    # The directory is free again while those clients still exist.
+    with klog.open(tmp_path / "b") as reopened:
+        assert topic in [t.name for t in reopened.admin().list_topics()]
+    producer.close()
+    admin.close()
+
+
 def test_unknown_option_is_invalid(db):
     with pytest.raises(klog.InvalidError):
         klog.Producer(db, no_such_setting=3)

@@ -18,6 +18,7 @@ pub mod versions;
 
 use std::fs::File;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -100,8 +101,10 @@ pub struct Broker {
     data_arrived: Notify,
     /// Where clients reach this broker; set again when an embedded broker starts listening.
     advertised: parking_lot::RwLock<Endpoint>,
-    /// Held for the broker's lifetime: one process per data directory.
-    _lock: File,
+    /// Held until shutdown: one process per data directory.
+    dir_lock: parking_lot::Mutex<Option<File>>,
+    /// Set by [`Broker::shutdown`]; in-process clients then fail with `Closed`.
+    closed: AtomicBool,
 }
 
 impl Broker {
@@ -131,7 +134,8 @@ impl Broker {
             topics: registry,
             groups,
             data_arrived: Notify::new(),
-            _lock: lock,
+            dir_lock: parking_lot::Mutex::new(Some(lock)),
+            closed: AtomicBool::new(false),
         });
         spawn_maintenance(&broker);
         tracing::info!(node_id = broker.config.node_id, data_dir = %broker.config.data_dir.display(), cluster_id = %broker.cluster_id, "broker open");
@@ -205,10 +209,21 @@ impl Broker {
         }
     }
 
-    /// Flushes every log, writes clean checkpoints and stops background work.
+    /// Flushes every log, writes clean checkpoints, stops background work and
+    /// releases the data directory. Later calls do nothing.
     pub fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
         self.groups.shutdown();
-        self.topics.logs().close().map_err(topics::storage_error)
+        let result = self.topics.logs().close().map_err(topics::storage_error);
+        self.dir_lock.lock().take();
+        result
+    }
+
+    /// Whether [`Broker::shutdown`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 
     /// Wakes long-poll fetches after an append.

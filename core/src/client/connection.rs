@@ -87,6 +87,7 @@ impl Connection {
         match self {
             Connection::Tcp(tcp) => tcp.call(request).await,
             Connection::Local(broker, context) => {
+                check_open(broker)?;
                 let version = local_version::<R>()?;
                 let response = broker.handle(context, version, request.into()).await;
                 R::from_response(response).ok_or_else(|| Error::internal("the broker answered a different API"))
@@ -99,6 +100,7 @@ impl Connection {
         match self {
             Connection::Tcp(tcp) => tcp.send_only(request).await,
             Connection::Local(broker, context) => {
+                check_open(broker)?;
                 let version = local_version::<ProduceRequest>()?;
                 broker.handle(context, version, request.into()).await;
                 Ok(())
@@ -110,9 +112,17 @@ impl Connection {
     pub fn is_open(&self) -> bool {
         match self {
             Connection::Tcp(tcp) => !tcp.closed.load(Ordering::Acquire) && !tcp.requests.is_closed(),
-            Connection::Local(..) => true,
+            Connection::Local(broker, _) => !broker.is_closed(),
         }
     }
+}
+
+/// Fails with `Closed` once the in-process broker was shut down.
+fn check_open(broker: &Broker) -> Result<()> {
+    if broker.is_closed() {
+        return Err(Error::closed("the embedded broker is closed"));
+    }
+    Ok(())
 }
 
 /// The version used in process: the newest both the client and the broker implement.

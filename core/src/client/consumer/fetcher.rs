@@ -269,8 +269,14 @@ fn absorb_fetch(shared: &Shared, id: u64, sent: HashMap<TopicPartition, Sent>, r
     let response = match result {
         Ok(r) if r.error_code == 0 => r,
         other => {
-            if let Ok(r) = other {
-                tracing::debug!("fetch failed with error {}", r.error_code);
+            match other {
+                Ok(r) => tracing::debug!("fetch failed with error {}", r.error_code),
+                // The in-process broker was shut down: tell the application, not only retry.
+                Err(e) if e.kind() == crate::ErrorKind::Closed => {
+                    state.error = Some(e);
+                    pushed = true;
+                }
+                Err(_) => {}
             }
             for tp in sent.keys() {
                 if let Some(c) = &cluster {
@@ -279,6 +285,10 @@ fn absorb_fetch(shared: &Shared, id: u64, sent: HashMap<TopicPartition, Sent>, r
                 if let Some(p) = state.parts.get_mut(tp) {
                     p.retry_at = Some(now + backoff);
                 }
+            }
+            drop(state);
+            if pushed {
+                shared.data_ready.notify_one();
             }
             return;
         }
