@@ -672,8 +672,8 @@ klog_status klog_embedded_admin_new(const struct klog_embedded *embedded,
  * the broker fail with `KLOG_CLOSED`, and so do clients still connected to it;
  * closing again does nothing.
  *
- * Thread safety: any thread; waits for calls on the broker running on other threads.
- * Blocks the calling thread.
+ * Thread safety: any thread; does not wait for calls on the broker running on
+ * other threads (they finish or fail with `KLOG_CLOSED`). Blocks the calling thread.
  *
  * # Safety
  * `embedded` must be NULL or a live broker.

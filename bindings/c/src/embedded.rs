@@ -45,6 +45,27 @@ impl klog_embedded {
     }
 }
 
+/// The body of `klog_embedded_{producer,consumer,admin}_new`: connects a client made
+/// by `connect` to the embedded broker and hands it out in `*out`.
+///
+/// # Safety
+/// `embedded` must be NULL or a live broker; `config` NULL or a live config; `out` NULL or writable.
+unsafe fn connect_client<T>(
+    embedded: *const klog_embedded,
+    config: *const klog_config,
+    out: *mut *mut T,
+    connect: fn(&klog_config, Target) -> Result<T>,
+) -> klog_status {
+    let default = klog_config::default();
+    guard(|| {
+        // SAFETY: the caller passes NULL or live, writable pointers.
+        let (embedded, config, out) =
+            unsafe { (arg(embedded, "embedded")?, config_or_default(config, &default), arg_mut(out, "out")?) };
+        *out = into_handle(connect(config, embedded.target()?)?);
+        Ok(())
+    })
+}
+
 /// The options of `config`, or the defaults when it is NULL.
 ///
 /// # Safety
@@ -109,14 +130,8 @@ pub unsafe extern "C" fn klog_embedded_producer_new(
     config: *const klog_config,
     out: *mut *mut klog_producer,
 ) -> klog_status {
-    let default = klog_config::default();
-    guard(|| {
-        // SAFETY: the caller passes NULL or live, writable pointers.
-        let (embedded, config, out) =
-            unsafe { (arg(embedded, "embedded")?, config_or_default(config, &default), arg_mut(out, "out")?) };
-        *out = into_handle(klog_producer::connect(config, embedded.target()?)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { connect_client(embedded, config, out, klog_producer::connect) }
 }
 
 /// Connects a consumer to the embedded broker, in process. `config` may be NULL
@@ -132,14 +147,8 @@ pub unsafe extern "C" fn klog_embedded_consumer_new(
     config: *const klog_config,
     out: *mut *mut klog_consumer,
 ) -> klog_status {
-    let default = klog_config::default();
-    guard(|| {
-        // SAFETY: the caller passes NULL or live, writable pointers.
-        let (embedded, config, out) =
-            unsafe { (arg(embedded, "embedded")?, config_or_default(config, &default), arg_mut(out, "out")?) };
-        *out = into_handle(klog_consumer::connect(config, embedded.target()?)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { connect_client(embedded, config, out, klog_consumer::connect) }
 }
 
 /// Connects an admin client to the embedded broker, in process. `config` may be NULL.
@@ -154,22 +163,16 @@ pub unsafe extern "C" fn klog_embedded_admin_new(
     config: *const klog_config,
     out: *mut *mut klog_admin,
 ) -> klog_status {
-    let default = klog_config::default();
-    guard(|| {
-        // SAFETY: the caller passes NULL or live, writable pointers.
-        let (embedded, config, out) =
-            unsafe { (arg(embedded, "embedded")?, config_or_default(config, &default), arg_mut(out, "out")?) };
-        *out = into_handle(klog_admin::connect(config, embedded.target()?)?);
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { connect_client(embedded, config, out, klog_admin::connect) }
 }
 
 /// Stops listening, flushes every log and releases the directory. Later calls on
 /// the broker fail with `KLOG_CLOSED`, and so do clients still connected to it;
 /// closing again does nothing.
 ///
-/// Thread safety: any thread; waits for calls on the broker running on other threads.
-/// Blocks the calling thread.
+/// Thread safety: any thread; does not wait for calls on the broker running on
+/// other threads (they finish or fail with `KLOG_CLOSED`). Blocks the calling thread.
 ///
 /// # Safety
 /// `embedded` must be NULL or a live broker.
