@@ -8,6 +8,7 @@ if [[ -z "${KLOG_SERVER_BIN:-}" ]]; then
   export KLOG_SERVER_BIN="$root/target/release/klog-server"
   [[ -x "$KLOG_SERVER_BIN" ]] || (cd "$root" && cargo build --release -p klog-server)
 fi
-[[ -f native/klog.node ]] || npm run build
+# cargo's freshness check: a no-op when the addon is up to date, a rebuild when the sources changed.
+npm run --silent build
 npm run --silent typecheck
 npm test
