@@ -163,10 +163,36 @@ def _close_live_brokers() -> None:
             pass
 
 
+# --------------------------------------------------------------------------- blocking clients
+
+_SyncSelf = TypeVar("_SyncSelf", bound="_SyncClient")
+
+
+class _SyncClient:
+    """Lifecycle shared by the blocking clients: ``close()`` or ``with``."""
+
+    _native: Any
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._native.closed)
+
+    def close(self) -> None:
+        """Closes the client (a producer flushes first and runs the remaining callbacks; a
+        consumer commits with auto-commit and leaves its group). Idempotent."""
+        self._native.close()
+
+    def __enter__(self: _SyncSelf) -> _SyncSelf:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
 # --------------------------------------------------------------------------- admin
 
 
-class Admin:
+class Admin(_SyncClient):
     """Blocking admin client: topics, configs, offsets, groups, cluster."""
 
     def __init__(
@@ -239,15 +265,6 @@ class Admin:
 
     def describe_cluster(self) -> ClusterDescription:
         return ClusterDescription(*self._native.describe_cluster())
-
-    def close(self) -> None:
-        self._native.close()
-
-    def __enter__(self) -> "Admin":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 _AsyncSelf = TypeVar("_AsyncSelf", bound="_AsyncClient")
@@ -376,7 +393,7 @@ class AsyncAdmin(_AsyncClient):
 # --------------------------------------------------------------------------- producer
 
 
-class Producer:
+class Producer(_SyncClient):
     """Blocking producer.
 
     ``produce()`` queues a record and returns at once (it waits, without the GIL,
@@ -447,19 +464,6 @@ class Producer:
         """Records queued and not acknowledged yet."""
         return len(self._native)
 
-    @property
-    def closed(self) -> bool:
-        return self._native.closed
-
-    def close(self) -> None:
-        """Flushes, runs the remaining callbacks and closes. Idempotent."""
-        self._native.close()
-
-    def __enter__(self) -> "Producer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 class AsyncProducer(_AsyncClient):
@@ -519,7 +523,7 @@ class AsyncProducer(_AsyncClient):
 # --------------------------------------------------------------------------- consumer
 
 
-class Consumer:
+class Consumer(_SyncClient):
     """Blocking consumer: ``for record in consumer`` or :meth:`poll`/:meth:`poll_batch`/:meth:`poll_arrow`.
 
     With ``group_id`` and ``topics`` (or :meth:`subscribe`) it joins the group;
@@ -602,19 +606,6 @@ class Consumer:
     def lag(self) -> Dict[TopicPartition, int]:
         return _tp_dict(self._native.lag())
 
-    @property
-    def closed(self) -> bool:
-        return self._native.closed
-
-    def close(self) -> None:
-        """Commits (with auto-commit), leaves the group and closes. Idempotent."""
-        self._native.close()
-
-    def __enter__(self) -> "Consumer":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
 
 
 class AsyncConsumer(_AsyncClient):
