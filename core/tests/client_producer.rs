@@ -513,8 +513,6 @@ async fn records_expire_after_delivery_timeout_when_the_broker_is_gone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: on a loaded machine a task's sequence restarts mid-partition (about 1 run in 3 with \
-            both cores busy), a duplicate or reorder after lost responses; run with --ignored while fixing it"]
 async fn concurrent_senders_with_lost_responses_keep_order_without_duplicates() {
     let broker = TestBroker::start().await;
     create(&broker, "stress", 3, &[]);

@@ -6,12 +6,16 @@
 //! Idempotence: sequences are assigned when a batch is first drained. A batch that
 //! failed retriably is resent (one at a time per partition, in sequence order) only
 //! once nothing else of its partition is in flight, so the log never reorders and
-//! the broker answers a duplicate with the original offset. When the broker misses
+//! the broker answers a duplicate with the original offset. The broker remembers
+//! only the last [`BROKER_RETAINED_BATCHES`] batches of a producer per partition, so
+//! a partition never has more batches drained since its oldest unsettled one: a
+//! retry is always of a batch the broker can still recognise. When the broker misses
 //! sequences for good (a batch failed, or OUT_OF_ORDER_SEQUENCE with nothing earlier
 //! pending), the producer waits for its in-flight requests, takes a new producer id
-//! and restamps the batches still to send.
+//! and restamps the batches still to send, but never one that may already be stored:
+//! that one fails instead of being written a second time as new data.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +41,9 @@ use crate::record::{increment_sequence, BatchBuilder};
 const OUT_OF_ORDER_SEQUENCE: i16 = 45;
 const DUPLICATE_SEQUENCE: i16 = 46;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+
+/// Batches per producer and partition a Kafka broker remembers for duplicate detection.
+const BROKER_RETAINED_BATCHES: usize = 5;
 
 /// State shared by the producer handle and its sender task.
 pub(crate) struct Shared {
@@ -69,6 +76,8 @@ struct SendBatch {
     producer: (i64, i16),
     created: Instant,
     unknown_topic_retries: u32,
+    /// An earlier attempt may have been stored (its answer was lost or never came).
+    maybe_stored: bool,
 }
 
 impl SendBatch {
@@ -116,12 +125,27 @@ fn restamp(batch: &Bytes, producer_id: i64, epoch: i16, sequence: i32) -> Bytes 
 #[derive(Default)]
 struct PartitionState {
     next_sequence: i32,
+    /// Batches drained since the oldest unsettled one, in sequence order, each with
+    /// whether it is settled: at most [`BROKER_RETAINED_BATCHES`] with idempotence.
+    window: VecDeque<(u64, bool)>,
     in_flight: BTreeSet<u64>,
     retry: BTreeMap<u64, SendBatch>,
     retry_at: Option<Instant>,
     /// Batches of this order and later are not in the log under the current
     /// producer id and must be restamped under a new one.
     unappended_from: Option<u64>,
+}
+
+impl PartitionState {
+    /// Marks batch `order` settled (stored or failed for good) and slides the window.
+    fn settled(&mut self, order: u64) {
+        if let Some(entry) = self.window.iter_mut().find(|(o, _)| *o == order) {
+            entry.1 = true;
+        }
+        while self.window.front().is_some_and(|&(_, settled)| settled) {
+            self.window.pop_front();
+        }
+    }
 }
 
 type BatchResult = std::result::Result<(i64, i64), Failure>;
@@ -263,8 +287,9 @@ impl Sender {
             batch.completer.fail(failure.clone());
         }
         if let Some(state) = self.partitions.get_mut(key) {
-            for (_, batch) in std::mem::take(&mut state.retry) {
+            for (order, batch) in std::mem::take(&mut state.retry) {
                 batch.completer.fail(failure.clone());
+                state.settled(order);
             }
         }
     }
@@ -334,11 +359,15 @@ impl Sender {
                     let Some(batch) = state.retry.remove(&order) else { continue };
                     if now.saturating_duration_since(batch.created) >= delivery_timeout {
                         batch.completer.fail(expired_failure(delivery_timeout, "while retrying"));
+                        state.settled(order);
                         continue;
                     }
                     state.in_flight.insert(order);
                     per_node.entry(*node).or_default().push(batch);
-                } else if !reset_pending && state.in_flight.len() < max_in_flight {
+                } else if !reset_pending
+                    && state.in_flight.len() < max_in_flight
+                    && (!self.idempotent || state.window.len() < BROKER_RETAINED_BATCHES)
+                {
                     fresh.push(entry);
                 }
             }
@@ -362,6 +391,9 @@ impl Sender {
                         ((-1, -1), -1)
                     };
                     state.in_flight.insert(batch.completer.id);
+                    if self.idempotent {
+                        state.window.push_back((batch.completer.id, false));
+                    }
                     per_node.entry(node).or_default().push(SendBatch {
                         completer: batch.completer,
                         builder: Some(batch.builder),
@@ -371,6 +403,7 @@ impl Sender {
                         producer,
                         created: batch.created,
                         unknown_topic_retries: 0,
+                        maybe_stored: false,
                     });
                 }
             }
@@ -427,6 +460,7 @@ impl Sender {
                 for (key, order) in orders {
                     if let Some(state) = self.partitions.get_mut(&key) {
                         state.in_flight.remove(&order);
+                        state.settled(order);
                     }
                 }
             }
@@ -449,6 +483,7 @@ impl Sender {
             Ok((base_offset, log_append_time)) => {
                 if let Some(state) = self.partitions.get_mut(&key) {
                     state.in_flight.remove(&order);
+                    state.settled(order);
                 }
                 batch.completer.complete(Outcome::Stored { base_offset, log_append_time });
                 return;
@@ -474,27 +509,44 @@ impl Sender {
         if self.acks == 0 {
             retry = false;
         }
+        let unverifiable = out_of_order && !earlier_pending && batch.maybe_stored;
+        if unverifiable {
+            // The broker no longer knows this batch's sequence and an earlier attempt may
+            // be in the log: resending it under a new producer id could store it twice.
+            retry = false;
+        }
         let expired = now.saturating_duration_since(batch.created) >= delivery_timeout;
         if retry && !expired {
             if out_of_order && !earlier_pending {
                 // The broker misses sequences before this batch that nothing will resend.
                 state.unappended_from = Some(state.unappended_from.map_or(order, |u| u.min(order)));
             }
+            // No answer from the broker: the attempt may have been written.
+            batch.maybe_stored |= failure.code.is_none();
             state.retry.insert(order, batch);
             state.retry_at = Some(now + backoff);
             return;
         }
         if idempotent && batch.base_sequence >= 0 && !retry {
-            // Definitely not stored: later sequences of this producer id are orphaned.
+            // Not stored by this producer id's sequence: later sequences are orphaned.
             state.unappended_from = Some(state.unappended_from.map_or(order, |u| u.min(order)));
         }
         let failure = if retry && expired {
             let mut f = expired_failure(delivery_timeout, "while retrying");
             f.message = format!("{} (last error: {})", f.message, failure.message);
             f
+        } else if unverifiable {
+            let mut f = failure;
+            f.kind = ErrorKind::Timeout;
+            f.message = format!(
+                "{}; an earlier attempt may have been stored, so it was not resent (sending it again may duplicate it)",
+                f.message
+            );
+            f
         } else {
             failure
         };
+        state.settled(order);
         batch.completer.fail(failure);
     }
 
@@ -525,6 +577,20 @@ impl Sender {
                 self.producer = producer;
                 self.reset_not_before = None;
                 for state in self.partitions.values_mut() {
+                    // A batch that may be in the log under the old producer id would be
+                    // new data under the new one: it fails rather than risk a duplicate.
+                    let (uncertain, resend) =
+                        std::mem::take(&mut state.retry).into_iter().partition(|(_, b)| b.maybe_stored);
+                    state.retry = resend;
+                    for (_, batch) in BTreeMap::into_iter(uncertain) {
+                        batch.completer.fail(Failure::new(
+                            ErrorKind::Timeout,
+                            "the producer lost its sequence after an attempt whose answer was lost; \
+                             not resent, as the record may already be stored (sending it again may duplicate it)",
+                        ));
+                    }
+                    // The new producer id starts with what is left to send.
+                    state.window = state.retry.keys().map(|&order| (order, false)).collect();
                     let mut sequence = 0;
                     for batch in state.retry.values_mut() {
                         batch.restamp(producer, sequence);
