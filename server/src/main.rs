@@ -3,7 +3,6 @@
 mod config;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -63,7 +62,7 @@ async fn run(settings: Settings) -> Result<()> {
         idle_timeout: settings.idle_timeout,
         ..Default::default()
     };
-    let server = Server::from_listener(listener, Arc::clone(&broker), server_config);
+    let server = Server::from_listener(listener, broker.clone(), server_config);
     tracing::info!(listen = %bound, advertised = ?broker.advertised(), "serving");
     // The one line on stdout: scripts wait for it to know the broker is ready.
     println!("klog-server listening on {bound}");

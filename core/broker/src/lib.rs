@@ -1,0 +1,290 @@
+//! The transport-agnostic broker: typed request in, typed response out.
+//!
+//! [`Broker`] is a [`Service`]: the TCP [`server`] and the in-process transport
+//! both call it. Handlers for each family of APIs live in their own module.
+
+mod admin;
+mod codes;
+mod configs;
+mod fetch;
+pub mod group;
+mod meta_file;
+mod metadata;
+mod offsets;
+mod produce;
+mod producer_ids;
+pub mod server;
+pub mod topics;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::ResponseError;
+pub use klog_protocol::RequestContext;
+use tokio::sync::Notify;
+
+use group::{GroupConfig, GroupCoordinator};
+use klog_protocol::error::{Error, ErrorKind, Result};
+use klog_protocol::{api as versions, BoxFuture, Service};
+use klog_storage::LogConfig;
+use producer_ids::ProducerIdAllocator;
+use topics::TopicRegistry;
+
+/// Name of the internal partition that stores committed offsets.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// Where clients reach this broker (host and port given out in metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// Host name or IP address.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+/// Broker settings. Field docs name the Kafka key where there is one.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// `node.id`.
+    pub node_id: i32,
+    /// `log.dirs`: the data directory.
+    pub data_dir: PathBuf,
+    /// `advertised.listeners`: the address given to clients.
+    pub advertised: Endpoint,
+    /// `auto.create.topics.enable`.
+    pub auto_create_topics: bool,
+    /// `num.partitions`: partitions of auto-created topics and of CreateTopics with -1.
+    pub num_partitions: i32,
+    /// Default log config of topics (`log.*` broker keys).
+    pub log: LogConfig,
+    /// Group coordinator settings.
+    pub group: GroupConfig,
+    /// How often retention, time-based flush and checkpoints run.
+    pub maintenance_interval: Duration,
+}
+
+impl BrokerConfig {
+    /// Defaults for a single node storing data in `data_dir`, advertised on localhost:9092.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        BrokerConfig {
+            node_id: 1,
+            data_dir: data_dir.into(),
+            advertised: Endpoint { host: "localhost".into(), port: 9092 },
+            auto_create_topics: true,
+            num_partitions: 1,
+            log: LogConfig::default(),
+            group: GroupConfig::default(),
+            maintenance_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A single-node broker over a data directory.
+pub struct Broker {
+    config: BrokerConfig,
+    cluster_id: String,
+    topics: Arc<TopicRegistry>,
+    groups: Arc<GroupCoordinator>,
+    producer_ids: ProducerIdAllocator,
+    /// Woken on every append, for long-poll fetches.
+    data_arrived: Notify,
+    /// Where clients reach this broker; set again when an embedded broker starts listening.
+    advertised: parking_lot::RwLock<Endpoint>,
+    /// Held until shutdown: one process per data directory.
+    dir_lock: parking_lot::Mutex<Option<File>>,
+    /// Set by [`Broker::shutdown`]; in-process clients then fail with `Closed`.
+    closed: AtomicBool,
+}
+
+impl Broker {
+    /// Opens the data directory (creating it if needed), recovers every log and starts
+    /// background maintenance. Must be called inside a tokio runtime.
+    pub fn open(config: BrokerConfig) -> Result<Arc<Broker>> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let lock = lock_data_dir(&config.data_dir)?;
+        let meta = producer_ids::BrokerMeta::load_or_init(&config.data_dir)?;
+        let registry = Arc::new(TopicRegistry::open(&config.data_dir, config.log.clone())?);
+        let offsets_log = registry
+            .logs()
+            .create(OFFSETS_TOPIC, 0, offsets_log_config())
+            .map(topics::committed)
+            .map_err(topics::storage_error)?;
+        let lookup = registry.clone();
+        let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {
+            lookup.get(topic).is_some_and(|t| t.partition(partition).is_some())
+        });
+        let groups = GroupCoordinator::open_with_config(offsets_log, partition_exists, config.group.clone())
+            .map_err(topics::storage_error)?;
+        let broker = Arc::new(Broker {
+            cluster_id: meta.cluster_id.clone(),
+            producer_ids: ProducerIdAllocator::new(&config.data_dir, meta)?,
+            advertised: parking_lot::RwLock::new(config.advertised.clone()),
+            config,
+            topics: registry,
+            groups,
+            data_arrived: Notify::new(),
+            dir_lock: parking_lot::Mutex::new(Some(lock)),
+            closed: AtomicBool::new(false),
+        });
+        spawn_maintenance(&broker);
+        tracing::info!(node_id = broker.config.node_id, data_dir = %broker.config.data_dir.display(), cluster_id = %broker.cluster_id, "broker open");
+        Ok(broker)
+    }
+
+    /// The broker's configuration.
+    pub fn config(&self) -> &BrokerConfig {
+        &self.config
+    }
+
+    /// The address given to clients in metadata.
+    pub fn advertised(&self) -> Endpoint {
+        self.advertised.read().clone()
+    }
+
+    /// Changes the address given to clients (e.g. once a listener's port is known).
+    pub fn set_advertised(&self, endpoint: Endpoint) {
+        *self.advertised.write() = endpoint;
+    }
+
+    /// The cluster id, generated once per data directory.
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    /// The topic registry.
+    pub fn topics(&self) -> &TopicRegistry {
+        &self.topics
+    }
+
+    /// Handles one request of `version` and returns its response. Never panics on client
+    /// input; per-request problems become Kafka error codes in the response.
+    pub async fn handle(&self, context: &RequestContext, version: i16, request: RequestKind) -> ResponseKind {
+        use RequestKind as Rq;
+        use ResponseKind as Rs;
+        match request {
+            Rq::ApiVersions(_) => Rs::ApiVersions(versions::api_versions(None)),
+            Rq::Metadata(r) => Rs::Metadata(self.metadata(r, version)),
+            Rq::Produce(r) => Rs::Produce(self.produce(r, version).await),
+            Rq::Fetch(r) => Rs::Fetch(self.fetch(r, version).await),
+            Rq::ListOffsets(r) => Rs::ListOffsets(self.list_offsets(r, version)),
+            Rq::OffsetForLeaderEpoch(r) => Rs::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
+            Rq::DeleteRecords(r) => Rs::DeleteRecords(self.delete_records(r)),
+            Rq::CreateTopics(r) => Rs::CreateTopics(self.create_topics(r, version)),
+            Rq::DeleteTopics(r) => Rs::DeleteTopics(self.delete_topics(r, version)),
+            Rq::CreatePartitions(r) => Rs::CreatePartitions(self.create_partitions(r)),
+            Rq::DescribeConfigs(r) => Rs::DescribeConfigs(self.describe_configs(r, version)),
+            Rq::AlterConfigs(r) => Rs::AlterConfigs(self.alter_configs(r)),
+            Rq::IncrementalAlterConfigs(r) => Rs::IncrementalAlterConfigs(self.incremental_alter_configs(r)),
+            Rq::DescribeCluster(r) => Rs::DescribeCluster(self.describe_cluster(r)),
+            Rq::FindCoordinator(r) => Rs::FindCoordinator(self.find_coordinator(r, version)),
+            Rq::InitProducerId(r) => Rs::InitProducerId(self.init_producer_id(r)),
+            Rq::JoinGroup(r) => {
+                Rs::JoinGroup(self.groups.join_group_from(r, version, &context.client_id, &context.host).await)
+            }
+            Rq::SyncGroup(r) => Rs::SyncGroup(self.groups.sync_group(r, version).await),
+            Rq::Heartbeat(r) => Rs::Heartbeat(self.groups.heartbeat(r, version)),
+            Rq::LeaveGroup(r) => Rs::LeaveGroup(self.groups.leave_group(r, version)),
+            Rq::OffsetCommit(r) => Rs::OffsetCommit(self.groups.offset_commit(r, version)),
+            Rq::OffsetFetch(r) => Rs::OffsetFetch(self.groups.offset_fetch(r, version)),
+            Rq::ListGroups(r) => Rs::ListGroups(self.groups.list_groups(r, version)),
+            Rq::DescribeGroups(r) => Rs::DescribeGroups(self.groups.describe_groups(r, version)),
+            Rq::DeleteGroups(r) => Rs::DeleteGroups(self.groups.delete_groups(r, version)),
+            Rq::OffsetDelete(r) => Rs::OffsetDelete(self.groups.offset_delete(r, version)),
+            other => {
+                // The codec refuses unadvertised APIs before they get here.
+                tracing::warn!(api = ?versions::api_key_of(&other), "request for an API that is not implemented");
+                Rs::ApiVersions(versions::api_versions(Some(ResponseError::UnsupportedVersion)))
+            }
+        }
+    }
+
+    /// Flushes every log, writes clean checkpoints, stops background work and
+    /// releases the data directory. Later calls do nothing.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.groups.shutdown();
+        let result = self.topics.logs().close().map_err(topics::storage_error);
+        self.dir_lock.lock().take();
+        result
+    }
+
+    /// Whether [`Broker::shutdown`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Wakes long-poll fetches after an append.
+    fn notify_data_arrived(&self) {
+        self.data_arrived.notify_waiters();
+    }
+}
+
+impl Service for Broker {
+    fn call<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        version: i16,
+        request: RequestKind,
+    ) -> BoxFuture<'a, Option<ResponseKind>> {
+        Box::pin(async move {
+            let no_response = matches!(&request, RequestKind::Produce(p) if p.acks == 0);
+            let response = self.handle(context, version, request).await;
+            (!no_response).then_some(response)
+        })
+    }
+
+    fn is_closed(&self) -> bool {
+        Broker::is_closed(self)
+    }
+}
+
+/// Committed offsets are kept until their group deletes them: no time or size retention.
+fn offsets_log_config() -> LogConfig {
+    LogConfig { retention_ms: -1, retention_bytes: -1, segment_bytes: 100 * 1024 * 1024, ..LogConfig::default() }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Takes an exclusive lock on `<data_dir>/.lock` so two brokers never share a directory.
+fn lock_data_dir(data_dir: &std::path::Path) -> Result<File> {
+    let path = data_dir.join(".lock");
+    let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::new(
+            ErrorKind::Unavailable,
+            format!("data directory {} is in use by another klog process", data_dir.display()),
+        )),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::from(e)),
+    }
+}
+
+/// Runs log maintenance (retention, time-based flush, checkpoints) until the broker is dropped.
+fn spawn_maintenance(broker: &Arc<Broker>) {
+    let weak = Arc::downgrade(broker);
+    let interval = broker.config.maintenance_interval;
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        loop {
+            ticker.tick().await;
+            let Some(broker) = weak.upgrade() else { break };
+            let result = tokio::task::spawn_blocking(move || broker.topics.logs().maintain(now_ms())).await;
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "log maintenance failed"),
+                Err(e) => tracing::error!(error = %e, "log maintenance task failed"),
+            }
+        }
+    });
+}

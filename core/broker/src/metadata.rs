@@ -1,0 +1,175 @@
+//! Cluster and topic metadata: Metadata, DescribeCluster, FindCoordinator.
+
+use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{
+    BrokerId, DescribeClusterRequest, DescribeClusterResponse, FindCoordinatorRequest, FindCoordinatorResponse,
+    MetadataRequest, MetadataResponse, TopicName,
+};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::produce::LEADER_EPOCH;
+use super::topics::Topic;
+use super::Broker;
+use klog_protocol::error::ErrorKind;
+
+/// "Authorized operations not requested" marker.
+const NO_AUTHORIZED_OPERATIONS: i32 = i32::MIN;
+/// FindCoordinator key type of consumer groups.
+const GROUP_KEY_TYPE: i8 = 0;
+
+impl Broker {
+    fn node(&self) -> BrokerId {
+        BrokerId(self.config.node_id)
+    }
+
+    fn host(&self) -> StrBytes {
+        StrBytes::from_string(self.advertised().host)
+    }
+
+    /// Metadata: brokers, the controller, and the requested (or all) topics,
+    /// auto-creating unknown ones when allowed.
+    pub(super) fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
+        let mut response = MetadataResponse::default();
+        let mut broker = MetadataResponseBroker::default();
+        broker.node_id = self.node();
+        broker.host = self.host();
+        broker.port = i32::from(self.advertised().port);
+        response.brokers.push(broker);
+        response.cluster_id = Some(StrBytes::from_string(self.cluster_id.clone()));
+        response.controller_id = self.node();
+        response.cluster_authorized_operations = NO_AUTHORIZED_OPERATIONS;
+        // v0 asks for all topics with an empty list; later versions with null.
+        let requested = match req.topics {
+            Some(topics) if !(version == 0 && topics.is_empty()) => Some(topics),
+            _ => None,
+        };
+        let Some(requested) = requested else {
+            response.topics = self.topics.all().iter().map(|t| self.topic_metadata(t)).collect();
+            return response;
+        };
+        let auto_create = self.config.auto_create_topics && (version < 4 || req.allow_auto_topic_creation);
+        for wanted in requested {
+            let topic = match (&wanted.name, wanted.topic_id.is_nil()) {
+                (Some(name), _) => self.topics.get(name.as_str()),
+                (None, false) => self.topics.get_by_id(wanted.topic_id),
+                (None, true) => None,
+            };
+            let entry = match (topic, wanted.name) {
+                (Some(topic), _) => self.topic_metadata(&topic),
+                (None, Some(name)) if auto_create => match self.auto_create(name.as_str()) {
+                    Ok(topic) => self.topic_metadata(&topic),
+                    Err(code) => error_topic(Some(name), code),
+                },
+                (None, Some(name)) => error_topic(Some(name), ResponseError::UnknownTopicOrPartition.code()),
+                (None, None) => {
+                    let mut entry = error_topic(None, ResponseError::UnknownTopicId.code());
+                    entry.topic_id = wanted.topic_id;
+                    entry
+                }
+            };
+            response.topics.push(entry);
+        }
+        response
+    }
+
+    /// Creates a topic with broker defaults; returns the Kafka error code on failure.
+    fn auto_create(&self, name: &str) -> Result<std::sync::Arc<Topic>, i16> {
+        match self.topics.create(name, self.config.num_partitions, Default::default()) {
+            Ok(topic) => {
+                tracing::info!(topic = name, partitions = self.config.num_partitions, "auto-created topic");
+                Ok(topic)
+            }
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                self.topics.get(name).ok_or(ResponseError::UnknownTopicOrPartition.code())
+            }
+            Err(e) if e.kind() == ErrorKind::Invalid => Err(ResponseError::InvalidTopicException.code()),
+            Err(e) => {
+                tracing::error!(topic = name, error = %e, "auto-creating topic failed");
+                Err(ResponseError::UnknownServerError.code())
+            }
+        }
+    }
+
+    fn topic_metadata(&self, topic: &Topic) -> MetadataResponseTopic {
+        let mut entry = MetadataResponseTopic::default();
+        entry.name = Some(TopicName(StrBytes::from_string(topic.name.clone())));
+        entry.topic_id = topic.id;
+        entry.topic_authorized_operations = NO_AUTHORIZED_OPERATIONS;
+        entry.partitions = (0..topic.partitions.len() as i32)
+            .map(|index| {
+                let mut p = MetadataResponsePartition::default();
+                p.partition_index = index;
+                p.leader_id = self.node();
+                p.leader_epoch = LEADER_EPOCH;
+                p.replica_nodes = vec![self.node()];
+                p.isr_nodes = vec![self.node()];
+                p
+            })
+            .collect();
+        entry
+    }
+
+    /// DescribeCluster: this node is the whole cluster and its controller.
+    pub(super) fn describe_cluster(&self, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+        let mut response = DescribeClusterResponse::default();
+        response.cluster_id = StrBytes::from_string(self.cluster_id.clone());
+        response.controller_id = self.node();
+        response.cluster_authorized_operations = NO_AUTHORIZED_OPERATIONS;
+        let mut broker = DescribeClusterBroker::default();
+        broker.broker_id = self.node();
+        broker.host = self.host();
+        broker.port = i32::from(self.advertised().port);
+        response.brokers.push(broker);
+        response
+    }
+
+    /// FindCoordinator: this node coordinates every group; transactions are not supported.
+    pub(super) fn find_coordinator(&self, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+        let mut response = FindCoordinatorResponse::default();
+        let error = if req.key_type == GROUP_KEY_TYPE { 0 } else { ResponseError::CoordinatorNotAvailable.code() };
+        if version >= 4 {
+            response.coordinators = req
+                .coordinator_keys
+                .into_iter()
+                .map(|key| {
+                    let mut c = Coordinator::default();
+                    c.key = key;
+                    c.error_code = error;
+                    if error == 0 {
+                        c.node_id = self.node();
+                        c.host = self.host();
+                        c.port = i32::from(self.advertised().port);
+                    } else {
+                        c.node_id = BrokerId(-1);
+                        c.port = -1;
+                    }
+                    c
+                })
+                .collect();
+        } else {
+            response.error_code = error;
+            if error == 0 {
+                response.node_id = self.node();
+                response.host = self.host();
+                response.port = i32::from(self.advertised().port);
+            } else {
+                response.node_id = BrokerId(-1);
+                response.port = -1;
+            }
+        }
+        response
+    }
+}
+
+fn error_topic(name: Option<TopicName>, code: i16) -> MetadataResponseTopic {
+    let mut entry = MetadataResponseTopic::default();
+    entry.name = name;
+    entry.error_code = code;
+    entry.topic_authorized_operations = NO_AUTHORIZED_OPERATIONS;
+    entry
+}

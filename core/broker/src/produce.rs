@@ -1,0 +1,91 @@
+//! Produce: validate and append record batches, then answer with offsets.
+
+use bytes::Bytes;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::ResponseError;
+
+use super::codes::log_error_code;
+use super::{now_ms, Broker};
+use klog_storage::{AppendInfo, LogError};
+
+/// Leader epoch stamped into batches; a single node never changes leader.
+pub(crate) const LEADER_EPOCH: i32 = 0;
+
+impl Broker {
+    /// Appends every partition's batches. With `acks=0` the caller sends no response.
+    pub(super) async fn produce(&self, req: ProduceRequest, _version: i16) -> ProduceResponse {
+        let mut response = ProduceResponse::default();
+        let invalid_acks = !(-1..=1).contains(&req.acks);
+        let transactional = req.transactional_id.is_some();
+        let mut appended = false;
+        for topic_data in req.topic_data {
+            let mut topic_response = TopicProduceResponse::default();
+            topic_response.name = topic_data.name.clone();
+            let topic = self.topics.get(topic_data.name.as_str());
+            for partition_data in topic_data.partition_data {
+                let mut part = PartitionProduceResponse::default();
+                part.index = partition_data.index;
+                part.base_offset = -1;
+                part.log_append_time_ms = -1;
+                part.log_start_offset = -1;
+                let log = topic.as_ref().and_then(|t| t.partition(partition_data.index).cloned());
+                let outcome = if invalid_acks {
+                    Err((ResponseError::InvalidRequiredAcks.code(), "acks must be -1, 0 or 1".to_string()))
+                } else if transactional {
+                    Err((
+                        ResponseError::TransactionalIdAuthorizationFailed.code(),
+                        "transactions are not supported by this broker".to_string(),
+                    ))
+                } else if let (Some(log), Some(topic)) = (log, topic.as_ref()) {
+                    let records = partition_data.records.unwrap_or_default();
+                    let fsync = topic.config.flush_messages != u64::MAX;
+                    append(log, records, fsync).await.map_err(|e| (log_error_code(&e), e.to_string()))
+                } else {
+                    Err((ResponseError::UnknownTopicOrPartition.code(), "unknown topic or partition".to_string()))
+                };
+                match outcome {
+                    Ok(info) => {
+                        appended |= !info.duplicate;
+                        part.base_offset = info.base_offset;
+                        part.log_append_time_ms = info.log_append_time_ms;
+                        part.log_start_offset = info.log_start_offset;
+                    }
+                    Err((code, message)) => {
+                        tracing::debug!(topic = %topic_data.name.as_str(), partition = part.index, code, %message, "produce refused");
+                        part.error_code = code;
+                        part.error_message = Some(StrBytes::from_string(message));
+                    }
+                }
+                topic_response.partition_responses.push(part);
+            }
+            response.responses.push(topic_response);
+        }
+        if appended {
+            self.notify_data_arrived();
+        }
+        response
+    }
+}
+
+/// Appends on a blocking thread when the flush policy fsyncs; inline otherwise
+/// (a page-cache write is short enough for the async worker).
+async fn append(
+    log: std::sync::Arc<klog_storage::PartitionLog>,
+    records: Bytes,
+    fsync: bool,
+) -> Result<AppendInfo, LogError> {
+    let now = now_ms();
+    let info = if fsync {
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || log.append(records, LEADER_EPOCH, now))
+            .await
+            .map_err(|e| LogError::Io(std::io::Error::other(e.to_string())))??
+    } else {
+        log.append(records, LEADER_EPOCH, now)?
+    };
+    // A single node is the whole ISR: an appended record is committed at once.
+    log.advance_high_watermark(info.last_offset + 1);
+    Ok(info)
+}

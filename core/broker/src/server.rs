@@ -1,0 +1,190 @@
+//! A thin tokio TCP server around a [`Service`] (the broker): frames, decode,
+//! dispatch, encode. It knows framing, not Kafka semantics.
+//!
+//! Requests of one connection are handled one at a time, in order (as Kafka does),
+//! while a separate writer task sends finished responses, so reading, handling and
+//! writing overlap. Client input never panics the broker: bad frames close the
+//! connection.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use klog_protocol::frame::{decode_request, encode_response, encode_unsupported_api_versions, DecodedRequest};
+use klog_protocol::{RequestContext, Service};
+
+/// Network limits.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `socket.request.max.bytes`: larger frames close the connection.
+    pub max_request_bytes: usize,
+    /// `connections.max.idle.ms`: connections with no request for this long are closed.
+    pub idle_timeout: Duration,
+    /// How long shutdown waits for connections to finish their current request.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_request_bytes: 100 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(600),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A bound listener serving one service.
+pub struct Server {
+    listener: TcpListener,
+    service: Arc<dyn Service>,
+    config: ServerConfig,
+}
+
+impl Server {
+    /// Binds `addr` (port 0 picks a free port).
+    pub async fn bind(addr: SocketAddr, service: Arc<dyn Service>, config: ServerConfig) -> std::io::Result<Server> {
+        Ok(Server::from_listener(TcpListener::bind(addr).await?, service, config))
+    }
+
+    /// Serves on an already bound listener (bind first to learn the port to advertise).
+    pub fn from_listener(listener: TcpListener, service: Arc<dyn Service>, config: ServerConfig) -> Server {
+        Server { listener, service, config }
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Accepts connections until `shutdown` completes, then lets open connections
+    /// finish their current request (up to the grace period) and returns.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let service = self.service.clone();
+                        let config = self.config.clone();
+                        let stop = stop_rx.clone();
+                        connections.spawn(async move {
+                            if let Err(e) = serve_connection(stream, peer, service, config, stop).await {
+                                tracing::debug!(%peer, error = %e, "connection closed");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        let _ = stop_tx.send(true);
+        let drain = async { while connections.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.config.shutdown_grace, drain).await.is_err() {
+            connections.abort_all();
+        }
+        Ok(())
+    }
+}
+
+/// Why a connection ended early.
+#[derive(Debug, thiserror::Error)]
+enum ConnectionError {
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Codec(#[from] klog_protocol::frame::CodecError),
+    #[error("frame of {0} bytes exceeds socket.request.max.bytes")]
+    TooLarge(usize),
+    #[error("idle timeout")]
+    Idle,
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    service: Arc<dyn Service>,
+    config: ServerConfig,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), ConnectionError> {
+    let (read_half, mut write_half) = stream.into_split();
+    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+    let (tx, mut rx) = mpsc::channel::<BytesMut>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            write_half.write_all(&frame).await?;
+            while let Ok(more) = rx.try_recv() {
+                write_half.write_all(&more).await?;
+            }
+            write_half.flush().await?;
+        }
+        write_half.shutdown().await
+    });
+    let result: Result<(), ConnectionError> = async {
+        loop {
+            let frame = tokio::select! {
+                frame = read_frame(&mut reader, &config) => frame?,
+                _ = stop.changed() => return Ok(()),
+            };
+            let Some(frame) = frame else { return Ok(()) };
+            let mut out = BytesMut::new();
+            match decode_request(frame)? {
+                DecodedRequest::UnsupportedApiVersions { correlation_id } => {
+                    encode_unsupported_api_versions(correlation_id, &mut out)?;
+                }
+                DecodedRequest::Request { header, api_key, version, body } => {
+                    let client_id = header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
+                    let context = RequestContext::anonymous("PLAINTEXT", client_id, format!("/{}", peer.ip()));
+                    let Some(response) = service.call(&context, version, body).await else { continue };
+                    encode_response(header.correlation_id, api_key, header.request_api_version, &response, &mut out)?;
+                }
+            }
+            if tx.send(out).await.is_err() {
+                return Ok(()); // the writer failed; its error is reported below
+            }
+        }
+    }
+    .await;
+    drop(tx);
+    let written = writer.await.unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
+    result?;
+    written.map_err(ConnectionError::from)
+}
+
+/// Reads one length-prefixed frame; `None` on a clean end of stream.
+async fn read_frame(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    config: &ServerConfig,
+) -> Result<Option<Bytes>, ConnectionError> {
+    let mut len_buf = [0u8; 4];
+    match tokio::time::timeout(config.idle_timeout, reader.read_exact(&mut len_buf)).await {
+        Err(_) => return Err(ConnectionError::Idle),
+        Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Ok(Err(e)) => return Err(e.into()),
+        Ok(Ok(_)) => {}
+    }
+    let len = i32::from_be_bytes(len_buf);
+    let len = usize::try_from(len).map_err(|_| ConnectionError::TooLarge(0))?;
+    if len > config.max_request_bytes {
+        return Err(ConnectionError::TooLarge(len));
+    }
+    let mut frame = BytesMut::zeroed(len);
+    reader.read_exact(&mut frame).await?;
+    Ok(Some(frame.freeze()))
+}

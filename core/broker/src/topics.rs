@@ -1,0 +1,283 @@
+//! The topic registry: names, ids, partition counts and config overrides,
+//! persisted in `<data>/meta/topics.json`, with each partition's open log.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::meta_file;
+use klog_protocol::error::{Error, ErrorKind, Result};
+use klog_storage::{LogConfig, LogManager, PartitionLog};
+
+/// Longest topic name Kafka accepts.
+const MAX_TOPIC_NAME_LEN: usize = 249;
+
+/// A topic as persisted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+struct TopicRecord {
+    name: String,
+    id: Uuid,
+    partitions: i32,
+    configs: BTreeMap<String, String>,
+}
+
+/// A topic and its open partition logs. Immutable: changes replace the `Arc<Topic>`.
+pub struct Topic {
+    /// Topic name.
+    pub name: String,
+    /// Stable topic id (KIP-516).
+    pub id: Uuid,
+    /// Config overrides set on the topic (Kafka names).
+    pub overrides: BTreeMap<String, String>,
+    /// Effective log config (broker defaults plus overrides).
+    pub config: LogConfig,
+    /// Partition logs, indexed by partition number.
+    pub partitions: Vec<Arc<PartitionLog>>,
+}
+
+impl Topic {
+    /// The log of `partition`, if the topic has it.
+    pub fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
+        usize::try_from(partition).ok().and_then(|p| self.partitions.get(p))
+    }
+
+    fn record(&self) -> TopicRecord {
+        TopicRecord {
+            name: self.name.clone(),
+            id: self.id,
+            partitions: self.partitions.len() as i32,
+            configs: self.overrides.clone(),
+        }
+    }
+}
+
+/// All topics of the broker.
+pub struct TopicRegistry {
+    file: PathBuf,
+    defaults: LogConfig,
+    logs: LogManager,
+    topics: RwLock<BTreeMap<String, Arc<Topic>>>,
+    /// Serializes changes (create/delete/alter) so the file matches memory.
+    change: parking_lot::Mutex<()>,
+}
+
+/// Checks a topic name against Kafka's rules.
+pub fn validate_topic_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(Error::invalid(format!("illegal topic name {name:?}")));
+    }
+    if name.len() > MAX_TOPIC_NAME_LEN {
+        return Err(Error::invalid(format!("topic name longer than {MAX_TOPIC_NAME_LEN} characters")));
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+        return Err(Error::invalid(format!(
+            "topic name {name:?} contains {c:?}; only ASCII letters, digits, '.', '_' and '-' are allowed"
+        )));
+    }
+    Ok(())
+}
+
+impl TopicRegistry {
+    /// Loads the registry from `<data_dir>/meta/topics.json` and opens every partition log.
+    pub fn open(data_dir: &Path, defaults: LogConfig) -> Result<Self> {
+        let file = data_dir.join("meta").join("topics.json");
+        let records: Vec<TopicRecord> = meta_file::read_json(&file)?.unwrap_or_default();
+        let configs: HashMap<String, LogConfig> = records
+            .iter()
+            .map(|r| Ok((r.name.clone(), defaults.with_overrides(&r.configs)?)))
+            .collect::<Result<_, klog_storage::LogError>>()
+            .map_err(|e| Error::new(ErrorKind::Corrupt, format!("stored topic config rejected: {e}")))?;
+        let fallback = defaults.clone();
+        let config_for = |topic: &str| configs.get(topic).cloned().unwrap_or_else(|| fallback.clone());
+        let logs = LogManager::open(data_dir, &config_for).map_err(storage_error)?;
+        // Partition logs without a registry entry belong to a topic whose creation or
+        // deletion was cut short by a crash: they must not resurface in a new topic.
+        let registered: std::collections::HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        let mut orphans: Vec<String> = logs
+            .partitions()
+            .into_iter()
+            .map(|((topic, _), _)| topic)
+            .filter(|t| !registered.contains(t.as_str()) && !t.starts_with("__"))
+            .collect();
+        orphans.sort();
+        orphans.dedup();
+        for topic in orphans {
+            tracing::warn!(topic = %topic, "deleting partition logs of an unregistered topic");
+            logs.delete_topic(&topic).map_err(storage_error)?;
+        }
+        let mut topics = BTreeMap::new();
+        for record in records {
+            let config = config_for(&record.name);
+            let partitions = (0..record.partitions)
+                .map(|p| logs.create(&record.name, p, config.clone()).map(committed))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(storage_error)?;
+            let topic = Topic { name: record.name, id: record.id, overrides: record.configs, config, partitions };
+            topics.insert(topic.name.clone(), Arc::new(topic));
+        }
+        Ok(TopicRegistry { file, defaults, logs, topics: RwLock::new(topics), change: Default::default() })
+    }
+
+    /// The broker-wide default log config.
+    pub fn defaults(&self) -> &LogConfig {
+        &self.defaults
+    }
+
+    /// The log manager (for maintenance and internal partitions).
+    pub fn logs(&self) -> &LogManager {
+        &self.logs
+    }
+
+    /// A topic by name.
+    pub fn get(&self, name: &str) -> Option<Arc<Topic>> {
+        self.topics.read().get(name).cloned()
+    }
+
+    /// A topic by id.
+    pub fn get_by_id(&self, id: Uuid) -> Option<Arc<Topic>> {
+        self.topics.read().values().find(|t| t.id == id).cloned()
+    }
+
+    /// Every topic, sorted by name.
+    pub fn all(&self) -> Vec<Arc<Topic>> {
+        self.topics.read().values().cloned().collect()
+    }
+
+    /// Validates a creation without performing it; returns the effective config.
+    pub fn check_create(&self, name: &str, partitions: i32, overrides: &BTreeMap<String, String>) -> Result<LogConfig> {
+        validate_topic_name(name)?;
+        if self.topics.read().contains_key(name) {
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("topic {name:?} already exists")));
+        }
+        if partitions < 1 {
+            return Err(Error::invalid(format!("number of partitions must be at least 1, got {partitions}")));
+        }
+        self.defaults.with_overrides(overrides).map_err(|e| Error::invalid(e.to_string()))
+    }
+
+    /// Creates a topic with `partitions` partitions and config `overrides`.
+    pub fn create(&self, name: &str, partitions: i32, overrides: BTreeMap<String, String>) -> Result<Arc<Topic>> {
+        let _change = self.change.lock();
+        let config = self.check_create(name, partitions, &overrides)?;
+        let logs = (0..partitions)
+            .map(|p| self.logs.create(name, p, config.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage_error)?;
+        let topic = Arc::new(Topic { name: name.to_string(), id: Uuid::new_v4(), overrides, config, partitions: logs });
+        self.commit(|topics| {
+            topics.insert(name.to_string(), topic.clone());
+        })?;
+        Ok(topic)
+    }
+
+    /// Deletes a topic and its data.
+    pub fn delete(&self, name: &str) -> Result<Arc<Topic>> {
+        let _change = self.change.lock();
+        let topic = self.get(name).ok_or_else(|| unknown_topic(name))?;
+        self.commit(|topics| {
+            topics.remove(name);
+        })?;
+        self.logs.delete_topic(name).map_err(storage_error)?;
+        Ok(topic)
+    }
+
+    /// Raises the partition count of a topic to `count`.
+    pub fn add_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<()> {
+        let _change = self.change.lock();
+        let topic = self.get(name).ok_or_else(|| unknown_topic(name))?;
+        let current = topic.partitions.len() as i32;
+        if count <= current {
+            return Err(Error::invalid(format!(
+                "topic {name:?} has {current} partitions; the new count {count} must be larger"
+            )));
+        }
+        if validate_only {
+            return Ok(());
+        }
+        let mut partitions = topic.partitions.clone();
+        for p in current..count {
+            partitions.push(self.logs.create(name, p, topic.config.clone()).map_err(storage_error)?);
+        }
+        let updated = Arc::new(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            overrides: topic.overrides.clone(),
+            config: topic.config.clone(),
+            partitions,
+        });
+        self.commit(|topics| {
+            topics.insert(name.to_string(), updated);
+        })
+    }
+
+    /// Replaces a topic's config overrides (validated first).
+    pub fn set_overrides(&self, name: &str, overrides: BTreeMap<String, String>, validate_only: bool) -> Result<()> {
+        let _change = self.change.lock();
+        let topic = self.get(name).ok_or_else(|| unknown_topic(name))?;
+        let config = self.defaults.with_overrides(&overrides).map_err(|e| Error::invalid(e.to_string()))?;
+        if validate_only {
+            return Ok(());
+        }
+        for log in &topic.partitions {
+            log.update_config(config.clone());
+        }
+        let updated = Arc::new(Topic {
+            name: topic.name.clone(),
+            id: topic.id,
+            overrides,
+            config,
+            partitions: topic.partitions.clone(),
+        });
+        self.commit(|topics| {
+            topics.insert(name.to_string(), updated);
+        })
+    }
+
+    /// Applies `change` to a copy of the map, persists it, then publishes it.
+    fn commit(&self, change: impl FnOnce(&mut BTreeMap<String, Arc<Topic>>)) -> Result<()> {
+        let mut next = self.topics.read().clone();
+        change(&mut next);
+        let records: Vec<TopicRecord> = next.values().map(|t| t.record()).collect();
+        meta_file::write_json(&self.file, &records)?;
+        *self.topics.write() = next;
+        Ok(())
+    }
+}
+
+/// Marks everything in a reopened log as committed: a single node is the whole ISR.
+pub fn committed(log: Arc<PartitionLog>) -> Arc<PartitionLog> {
+    log.advance_high_watermark(log.log_end_offset());
+    log
+}
+
+/// Error for a topic that does not exist.
+pub fn unknown_topic(name: &str) -> Error {
+    Error::new(ErrorKind::NotFound, format!("unknown topic {name:?}"))
+}
+
+/// Converts a storage error into klog's error.
+pub fn storage_error(err: klog_storage::LogError) -> Error {
+    let kind = match &err {
+        klog_storage::LogError::InvalidConfig(_) => ErrorKind::Invalid,
+        klog_storage::LogError::CorruptBatch(_) => ErrorKind::Corrupt,
+        _ => ErrorKind::Io,
+    };
+    Error::new(kind, err.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_topic_name;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        assert!(validate_topic_name("orders.v1_eu-2").is_ok());
+        for bad in ["", ".", "..", "a b", "ü", "a/b", &"x".repeat(250)] {
+            assert!(validate_topic_name(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+}

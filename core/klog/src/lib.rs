@@ -1,0 +1,25 @@
+//! klog: a Kafka-compatible commit log, as one facade over its layers.
+//!
+//! - [`record`], [`error`]: the wire layer's record batches and error type (`klog-protocol`).
+//! - [`log`]: the segmented on-disk partition log (`klog-storage`).
+//! - [`broker`]: the transport-agnostic broker and its TCP [`net`] server (`klog-broker`).
+//! - [`client`]: the async Kafka client over any transport (`klog-client`).
+//! - [`Embedded`]: a broker inside the application, used through the same clients.
+
+mod embedded;
+
+pub use embedded::Embedded;
+pub use klog_broker as broker;
+pub use klog_client as client;
+pub use klog_protocol as protocol;
+pub use klog_protocol::{error, record};
+pub use klog_protocol::{Error, ErrorKind, Result};
+pub use klog_storage as log;
+
+/// The TCP front end of the broker.
+pub mod net {
+    pub use klog_broker::server::{Server, ServerConfig};
+    pub use klog_protocol::frame::{
+        decode_request, encode_response, encode_unsupported_api_versions, CodecError, DecodedRequest,
+    };
+}

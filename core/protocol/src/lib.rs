@@ -1,0 +1,22 @@
+//! klog's wire layer, with no I/O: what a Kafka broker and a Kafka client agree on.
+//!
+//! - [`frame`]: request frames to typed requests and typed responses to frames,
+//!   with the translation of legacy versions.
+//! - [`api`]: the one table of APIs the broker implements (versions, ACL needed).
+//! - [`codes`]: the one table between Kafka error codes and [`ErrorKind`].
+//! - [`record`]: RecordBatch v2 framing, validation, a builder and a zero-copy reader.
+//! - [`Service`] and [`RequestContext`]: what a transport hands a request to.
+//! - [`error`]: klog's public error type.
+
+pub mod api;
+pub mod codes;
+mod context;
+pub mod error;
+pub mod frame;
+mod legacy;
+pub mod record;
+mod service;
+
+pub use context::RequestContext;
+pub use error::{Error, ErrorKind, Result};
+pub use service::{BoxFuture, Service};

@@ -1,0 +1,1050 @@
+//! One partition's log.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use parking_lot::{Mutex, RwLock};
+
+use super::checkpoint::{self, PartitionCheckpoint};
+use super::producer::{self, Check, ProducerEntry, ProducerState};
+use super::segment::{self, ScanStop, Segment, Step};
+use super::{LogConfig, LogError, TimestampType};
+use klog_protocol::record::{self, BatchHeader, BatchIter};
+
+/// Outcome of an append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendInfo {
+    /// Offset given to the first record.
+    pub base_offset: i64,
+    /// Offset of the last record.
+    pub last_offset: i64,
+    /// Broker time written into the batches with LogAppendTime, else -1.
+    pub log_append_time_ms: i64,
+    /// The log start offset after the append.
+    pub log_start_offset: i64,
+    /// True when an idempotent retry was recognized and nothing was written.
+    pub duplicate: bool,
+}
+
+/// Stored batches returned by a read.
+#[derive(Debug, Clone)]
+pub struct ReadResult {
+    /// Whole stored batches, starting with the one that holds the requested offset.
+    pub records: Bytes,
+    /// High watermark when read.
+    pub high_watermark: i64,
+    /// Log start offset when read.
+    pub log_start_offset: i64,
+    /// Log end offset when read.
+    pub log_end_offset: i64,
+}
+
+/// What [`PartitionLog::open`] found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecoveryInfo {
+    /// Recovery point read from the checkpoint (-1 without a checkpoint).
+    pub checkpoint_recovery_point: i64,
+    /// Bytes of `.log` files read to verify batches or rebuild indexes.
+    pub bytes_scanned: u64,
+    /// Bytes cut off a torn or corrupt tail.
+    pub bytes_truncated: u64,
+    /// Segments deleted because they followed a corrupt one.
+    pub segments_deleted: usize,
+    /// Closed segments whose indexes were missing or corrupt and were rebuilt.
+    pub indexes_rebuilt: usize,
+    /// Batches replayed into the producer state after the last producer snapshot.
+    pub producer_batches_replayed: u64,
+}
+
+struct AppendState {
+    producers: ProducerState,
+}
+
+/// A partition's segmented log. All methods take `&self`; reads never wait for appends.
+///
+/// Locks: `append` (the writer lock, also taken by retention and close) → `segments`
+/// (short, copy-on-write list) / `epochs`; `flush_lock` is independent so fsyncs run
+/// without blocking appends, and concurrent flushers share one fsync (group commit).
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: RwLock<LogConfig>,
+    append: Mutex<AppendState>,
+    segments: RwLock<Arc<Vec<Arc<Segment>>>>,
+    epochs: Mutex<EpochCache>,
+    leo: AtomicI64,
+    hw: AtomicI64,
+    log_start: AtomicI64,
+    /// Everything below this offset has been fsynced (the recovery point).
+    flushed_to: AtomicI64,
+    flush_lock: Mutex<()>,
+    last_flush_ms: AtomicI64,
+    poisoned: AtomicBool,
+    closed: AtomicBool,
+    fail_next_fsync: AtomicBool,
+    last_checkpoint: Mutex<Option<PartitionCheckpoint>>,
+    recovery: RecoveryInfo,
+}
+
+struct EpochCache {
+    entries: Vec<(i32, i64)>,
+    dirty: bool,
+}
+
+impl EpochCache {
+    /// Records `epoch` starting at `offset` if it is newer than the latest.
+    fn assign(&mut self, epoch: i32, offset: i64) -> bool {
+        if epoch < 0 {
+            return false;
+        }
+        match self.entries.last() {
+            Some(&(e, _)) if e >= epoch => false,
+            _ => {
+                self.entries.push((epoch, offset));
+                self.dirty = true;
+                true
+            }
+        }
+    }
+
+    /// Drops epochs starting at or after `end` (the log was cut there).
+    fn truncate_from_end(&mut self, end: i64) {
+        let n = self.entries.len();
+        self.entries.retain(|&(_, o)| o < end);
+        self.dirty |= self.entries.len() != n;
+    }
+
+    /// Drops epochs that end before `start` and moves the first kept one to `start`.
+    fn truncate_from_start(&mut self, start: i64) {
+        let before = self.entries.clone();
+        // keep the last entry with offset <= start, and all after it
+        let keep_from = self.entries.iter().rposition(|&(_, o)| o <= start).unwrap_or(0);
+        self.entries.drain(..keep_from);
+        if let Some(first) = self.entries.first_mut() {
+            if first.1 < start {
+                first.1 = start;
+            }
+        }
+        self.dirty |= self.entries != before;
+    }
+}
+
+fn now_wall_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn corrupt(msg: impl Into<String>) -> LogError {
+    LogError::CorruptBatch(msg.into())
+}
+
+fn closed_error() -> LogError {
+    LogError::Io(std::io::Error::other("partition log is closed"))
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`, recovering an unclean tail.
+    pub fn open(dir: &Path, config: LogConfig) -> Result<Self, LogError> {
+        fs::create_dir_all(dir)?;
+        let mut bases = Vec::new();
+        let mut index_files = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            } else if let Some(b) = name.strip_suffix(".log").and_then(segment::parse_base) {
+                bases.push(b);
+            } else if let Some(b) =
+                name.strip_suffix(".index").or_else(|| name.strip_suffix(".timeindex")).and_then(segment::parse_base)
+            {
+                index_files.push((b, entry.path()));
+            }
+        }
+        bases.sort_unstable();
+        for (b, p) in index_files {
+            if bases.binary_search(&b).is_err() {
+                let _ = fs::remove_file(p);
+            }
+        }
+
+        let ckpt = PartitionCheckpoint::read(dir);
+        let rp = ckpt.map(|c| c.recovery_point).unwrap_or(i64::MIN);
+        let mut info = RecoveryInfo {
+            checkpoint_recovery_point: ckpt.map(|c| c.recovery_point).unwrap_or(-1),
+            ..Default::default()
+        };
+        let mut epochs = EpochCache { entries: checkpoint::read_epochs(dir), dirty: false };
+        let interval = config.index_interval_bytes as u64;
+        let index_bytes = config.segment_index_bytes;
+
+        let mut segs: Vec<Arc<Segment>> = Vec::new();
+        let mut truncated = false;
+        let mut verified: Vec<usize> = Vec::new();
+        for (i, &base) in bases.iter().enumerate() {
+            if truncated {
+                for ext in ["log", "index", "timeindex"] {
+                    let _ = fs::remove_file(dir.join(segment::file_name(base, ext)));
+                }
+                info.segments_deleted += 1;
+                continue;
+            }
+            let (seg, index_missing) = Segment::open(dir, base)?;
+            let next_base = bases.get(i + 1).copied();
+            let prev_end = segs.last().map(|s| s.end_offset()).unwrap_or(i64::MIN);
+            let fully_trusted = matches!(next_base, Some(nb) if nb <= rp);
+            let mut loaded = false;
+            if fully_trusted && !index_missing {
+                let nb = next_base.unwrap_or(base);
+                let size = seg.size();
+                let mut idx = seg.idx.write();
+                let last_rel = seg.rel(nb - 1);
+                let ok = idx.offset.load(last_rel, size, true) && idx.time.load(seg.rel(nb), true);
+                let max_ts = idx.time.last().map(|(t, _)| t);
+                // A non-empty segment always has a final time entry unless it has no timestamps at all.
+                if ok && (size == 0 || max_ts.is_some()) {
+                    seg.end_offset.store(nb, Ordering::Release);
+                    seg.max_ts.store(max_ts.unwrap_or(-1), Ordering::Relaxed);
+                    idx.sealed = true;
+                    loaded = true;
+                }
+            }
+            if !loaded {
+                if fully_trusted {
+                    info.indexes_rebuilt += 1;
+                }
+                let from_rp = if fully_trusted || index_missing { i64::MIN } else { rp };
+                let stop = recover_segment(&seg, from_rp, prev_end, interval, index_bytes, &mut epochs, &mut info)?;
+                if let Some(pos) = stop {
+                    let size = seg.size();
+                    tracing::warn!(dir = %dir.display(), segment = base, position = pos, bytes = size - pos, "truncating torn or corrupt log tail");
+                    seg.file.set_len(pos)?;
+                    seg.size.store(pos, Ordering::Release);
+                    info.bytes_truncated += size - pos;
+                    truncated = true;
+                }
+                verified.push(segs.len());
+            }
+            segs.push(Arc::new(seg));
+        }
+        if segs.is_empty() {
+            let base = ckpt.map(|c| c.log_start_offset).unwrap_or(0).max(0);
+            segs.push(Arc::new(Segment::create(dir, base, index_bytes)?));
+            checkpoint::sync_dir(dir)?;
+        }
+        let n = segs.len();
+        for (i, s) in segs.iter().enumerate() {
+            if i + 1 < n {
+                if verified.contains(&i) || !s.idx.read().sealed || truncated {
+                    s.seal()?;
+                } else {
+                    // trusted and already trimmed: make sure no preallocated tail remains
+                    let mut idx = s.idx.write();
+                    idx.offset.0.trim()?;
+                    idx.time.0.trim()?;
+                }
+            }
+        }
+        let active = segs[n - 1].clone();
+        active.unseal(index_bytes)?;
+        if active.size() > 0 {
+            if let Ok(h) = BatchHeader::parse(&active.read_at(0, BatchHeader::SIZE)?) {
+                active.roll_ts.store(h.max_timestamp, Ordering::Relaxed);
+            }
+        }
+        if !verified.is_empty() || truncated {
+            for &i in &verified {
+                segs[i].sync()?;
+                let idx = segs[i].idx.read();
+                idx.offset.0.flush()?;
+                idx.time.0.flush()?;
+            }
+            checkpoint::sync_dir(dir)?;
+        }
+
+        let leo = active.end_offset();
+        let log_start = ckpt.map(|c| c.log_start_offset).unwrap_or(i64::MIN).max(segs[0].base).min(leo);
+        let hw = ckpt.map(|c| c.high_watermark).unwrap_or(log_start).clamp(log_start, leo);
+        epochs.truncate_from_end(leo);
+        epochs.truncate_from_start(log_start);
+
+        let mut log = PartitionLog {
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            append: Mutex::new(AppendState { producers: ProducerState::default() }),
+            segments: RwLock::new(Arc::new(segs)),
+            epochs: Mutex::new(epochs),
+            leo: AtomicI64::new(leo),
+            hw: AtomicI64::new(hw),
+            log_start: AtomicI64::new(log_start),
+            flushed_to: AtomicI64::new(leo),
+            flush_lock: Mutex::new(()),
+            last_flush_ms: AtomicI64::new(now_wall_ms()),
+            poisoned: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            fail_next_fsync: AtomicBool::new(false),
+            last_checkpoint: Mutex::new(None),
+            recovery: info,
+        };
+        log.rebuild_producer_state()?;
+        log.write_epochs_if_dirty()?;
+        log.write_checkpoint()?;
+        if log.recovery.bytes_truncated > 0 || log.recovery.segments_deleted > 0 {
+            tracing::warn!(dir = %dir.display(), info = ?log.recovery, "recovered log");
+        }
+        Ok(log)
+    }
+
+    fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
+        let leo = self.leo.load(Ordering::Relaxed);
+        let log_start = self.log_start.load(Ordering::Relaxed);
+        let (from, mut state) = match producer::load_snapshot(&self.dir, leo)? {
+            Some((o, st)) => (o.max(log_start), st),
+            None => (log_start, ProducerState::default()),
+        };
+        let mut replayed = 0u64;
+        if from < leo {
+            let segs = self.segments.read().clone();
+            let first = segs.partition_point(|s| s.base <= from).saturating_sub(1);
+            for seg in &segs[first..] {
+                let size = seg.size();
+                let start = if seg.base <= from { seg.locate(from, size)?.map(|(p, _)| p).unwrap_or(size) } else { 0 };
+                let res = seg.scan(start, size, false, |_, h| {
+                    if h.base_offset >= from {
+                        state.replay(h);
+                        replayed += 1;
+                    }
+                    Step::Continue
+                })?;
+                self.recovery.bytes_scanned += res.bytes_read;
+            }
+        }
+        state.truncate_head(log_start);
+        self.recovery.producer_batches_replayed = replayed;
+        self.append.get_mut().producers = state;
+        Ok(())
+    }
+
+    fn segments(&self) -> Arc<Vec<Arc<Segment>>> {
+        self.segments.read().clone()
+    }
+
+    fn check_writable(&self) -> Result<(), LogError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(closed_error());
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(LogError::Poisoned);
+        }
+        Ok(())
+    }
+
+    fn poison<T>(&self, e: std::io::Error) -> Result<T, LogError> {
+        tracing::error!(dir = %self.dir.display(), error = %e, "fsync failed; partition is read-only until reopened");
+        self.poisoned.store(true, Ordering::Release);
+        Err(LogError::Io(e))
+    }
+
+    fn sync_segment(&self, seg: &Segment) -> Result<(), LogError> {
+        if self.fail_next_fsync.swap(false, Ordering::AcqRel) {
+            return self.poison(std::io::Error::other("injected fsync failure"));
+        }
+        match seg.sync() {
+            Ok(()) => Ok(()),
+            Err(e) => self.poison(e),
+        }
+    }
+
+    /// Validates and appends one or more RecordBatch v2 (as received from a producer),
+    /// assigning offsets and stamping `leader_epoch`. Fsyncs before returning when the
+    /// flush policy asks for it (group commit across concurrent callers).
+    pub fn append(&self, batches: Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.check_writable()?;
+        let config = self.config.read().clone();
+        let mut data = batches.to_vec();
+        let mut metas: Vec<(usize, BatchHeader)> = Vec::new();
+        {
+            let mut it = BatchIter::new(&data);
+            let mut pos = 0usize;
+            for (h, b) in it.by_ref() {
+                if b.len() > config.max_message_bytes {
+                    return Err(LogError::MessageTooLarge { size: b.len(), max: config.max_message_bytes });
+                }
+                BatchHeader::validate_produced(b)?;
+                metas.push((pos, h));
+                pos += b.len();
+            }
+            if !it.is_clean() {
+                let rest = it.remainder();
+                if let Ok(h) = BatchHeader::parse(rest) {
+                    if h.total_size() > config.max_message_bytes && h.batch_length >= record::MIN_BATCH_LENGTH {
+                        return Err(LogError::MessageTooLarge { size: h.total_size(), max: config.max_message_bytes });
+                    }
+                }
+                return Err(corrupt(format!(
+                    "incomplete or malformed batch at byte {} of {}",
+                    it.position(),
+                    data.len()
+                )));
+            }
+        }
+        if metas.is_empty() {
+            return Err(corrupt("no record batches"));
+        }
+
+        let mut st = self.append.lock();
+        self.check_writable()?;
+        let first_offset = self.leo.load(Ordering::Acquire);
+        let mut next = first_offset;
+        let mut staged: HashMap<i64, ProducerEntry> = HashMap::new();
+        let append_time = config.timestamp_type == TimestampType::LogAppendTime;
+        let mut max_ts_in = -1i64;
+        for (pos, h) in metas.iter_mut() {
+            if h.producer_id >= 0 {
+                let entry = staged.get(&h.producer_id).or_else(|| st.producers.producers.get(&h.producer_id));
+                if let Check::Duplicate(meta) = ProducerState::check(entry, h)? {
+                    return Ok(AppendInfo {
+                        base_offset: meta.base_offset,
+                        last_offset: meta.last_offset,
+                        log_append_time_ms: -1,
+                        log_start_offset: self.log_start.load(Ordering::Acquire),
+                        duplicate: true,
+                    });
+                }
+            }
+            let buf = &mut data[*pos..];
+            record::set_base_offset(buf, next);
+            record::set_partition_leader_epoch(buf, leader_epoch);
+            if append_time {
+                record::set_log_append_time(buf, now_ms)?;
+            } else {
+                record::set_create_time(buf)?;
+            }
+            *h = BatchHeader::parse(buf)?;
+            if h.producer_id >= 0 {
+                let e = staged.entry(h.producer_id).or_insert_with(|| {
+                    st.producers
+                        .producers
+                        .get(&h.producer_id)
+                        .cloned()
+                        .unwrap_or(ProducerEntry { epoch: h.producer_epoch, batches: Default::default() })
+                });
+                ProducerState::apply(e, h);
+            }
+            max_ts_in = max_ts_in.max(h.max_timestamp);
+            next = h.next_offset();
+        }
+        let last_offset = next - 1;
+
+        // Roll?
+        let segs = self.segments();
+        let mut active = segs[segs.len() - 1].clone();
+        let mut rolled: Option<Arc<Segment>> = None;
+        let size = active.size();
+        if size > 0 {
+            let roll_ts = active.roll_ts.load(Ordering::Relaxed);
+            let age = if roll_ts >= 0 && max_ts_in >= 0 { max_ts_in - roll_ts } else { now_ms - active.opened_ms };
+            let too_big = size.saturating_add(data.len() as u64) > config.segment_bytes.min(u64::from(u32::MAX));
+            let too_old = age > config.segment_ms;
+            let offsets_overflow = last_offset - active.base > i64::from(i32::MAX);
+            if too_big || too_old || offsets_overflow || active.index_full() {
+                let new_seg = match Segment::create(&self.dir, first_offset, config.segment_index_bytes) {
+                    Ok(s) => Arc::new(s),
+                    Err(e) => return Err(e.into()),
+                };
+                if let Err(e) = producer::write_snapshot(&self.dir, first_offset, &st.producers) {
+                    tracing::warn!(error = %e, "could not write producer snapshot");
+                }
+                active.seal()?;
+                checkpoint::sync_dir(&self.dir)?;
+                let mut v = (*segs).clone();
+                v.push(new_seg.clone());
+                *self.segments.write() = Arc::new(v);
+                rolled = Some(active);
+                active = new_seg;
+            }
+        }
+
+        if let Err(e) = active.append(&data, &metas, config.index_interval_bytes as u64) {
+            return self.poison(e);
+        }
+        for (pid, e) in staged {
+            st.producers.producers.insert(pid, e);
+        }
+        {
+            let mut ep = self.epochs.lock();
+            if ep.assign(leader_epoch, first_offset) {
+                if let Err(e) = checkpoint::write_epochs(&self.dir, &ep.entries) {
+                    tracing::warn!(error = %e, "could not write leader epoch checkpoint; will retry");
+                } else {
+                    ep.dirty = false;
+                }
+            }
+        }
+        self.leo.store(next, Ordering::Release);
+        let unflushed = next - self.flushed_to.load(Ordering::Acquire);
+        let need_flush = unflushed > 0 && unflushed as u64 >= config.flush_messages;
+        drop(st);
+
+        if rolled.is_some() {
+            // Everything before the new segment is now on disk: the recovery point moves
+            // to its base, so recovery only ever scans the active segment.
+            let _g = self.flush_lock.lock();
+            let from = self.flushed_to.load(Ordering::Acquire);
+            if from < first_offset {
+                for s in self.segments().iter().filter(|s| s.base < first_offset && s.end_offset() > from) {
+                    self.sync_segment(s)?;
+                }
+                self.flushed_to.fetch_max(first_offset, Ordering::AcqRel);
+            }
+        }
+        if need_flush {
+            self.flush_to(next)?;
+        }
+        Ok(AppendInfo {
+            base_offset: first_offset,
+            last_offset,
+            log_append_time_ms: if append_time { now_ms } else { -1 },
+            log_start_offset: self.log_start.load(Ordering::Acquire),
+            duplicate: false,
+        })
+    }
+
+    /// Makes everything below `target` durable; concurrent callers share fsyncs.
+    fn flush_to(&self, target: i64) -> Result<(), LogError> {
+        if self.flushed_to.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        let _g = self.flush_lock.lock();
+        if self.flushed_to.load(Ordering::Acquire) >= target {
+            return Ok(());
+        }
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(LogError::Poisoned);
+        }
+        let end = self.leo.load(Ordering::Acquire);
+        let from = self.flushed_to.load(Ordering::Acquire);
+        let segs = self.segments();
+        for s in segs.iter() {
+            if s.end_offset() > from {
+                self.sync_segment(s)?;
+            }
+        }
+        self.flushed_to.fetch_max(end, Ordering::AcqRel);
+        self.last_flush_ms.store(now_wall_ms(), Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Reads whole batches from `offset` up to `max_bytes` (at least one batch when
+    /// `min_one_batch`), never past `upper_bound` (usually the high watermark).
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, LogError> {
+        let leo = self.leo.load(Ordering::Acquire);
+        let segs = self.segments();
+        let log_start = self.log_start.load(Ordering::Acquire);
+        let hw = self.hw.load(Ordering::Acquire);
+        let result = |records: Bytes| ReadResult {
+            records,
+            high_watermark: hw,
+            log_start_offset: log_start,
+            log_end_offset: leo,
+        };
+        let out_of_range = || LogError::OffsetOutOfRange { offset, log_start, log_end: leo };
+        if offset < log_start || offset > leo {
+            return Err(out_of_range());
+        }
+        let upper = upper_bound.min(leo);
+        if offset >= upper {
+            return Ok(result(Bytes::new()));
+        }
+        let i = segs.partition_point(|s| s.base <= offset);
+        if i == 0 {
+            return Err(out_of_range());
+        }
+        let mut out = BytesMut::new();
+        let mut remaining = max_bytes;
+        for (k, seg) in segs[i - 1..].iter().enumerate() {
+            let limit = seg.size();
+            let start = if k == 0 {
+                match seg.locate(offset, limit)? {
+                    Some((pos, _)) => pos,
+                    None => continue,
+                }
+            } else {
+                0
+            };
+            if start >= limit {
+                continue;
+            }
+            let want = ((limit - start).min(remaining as u64)) as usize;
+            let chunk = seg.read_at(start, want)?;
+            let mut take = 0usize;
+            let mut hit_upper = false;
+            for (h, b) in BatchIter::new(&chunk) {
+                if h.base_offset >= upper {
+                    hit_upper = true;
+                    break;
+                }
+                take += b.len();
+            }
+            if take == 0 && !hit_upper {
+                if out.is_empty() && min_one_batch {
+                    // KIP-74: the first batch is returned even when larger than max_bytes.
+                    let head = seg.read_at(start, BatchHeader::SIZE)?;
+                    if let Ok(h) = BatchHeader::parse(&head) {
+                        if h.base_offset < upper && start + h.total_size() as u64 <= limit {
+                            let whole = seg.read_at(start, h.total_size())?;
+                            if whole.len() == h.total_size() {
+                                out.extend_from_slice(&whole);
+                            }
+                        }
+                    }
+                }
+                break;
+            }
+            out.extend_from_slice(&chunk[..take]);
+            remaining -= take;
+            if hit_upper || take < chunk.len() || start + (want as u64) < limit || remaining == 0 {
+                break;
+            }
+        }
+        Ok(result(out.freeze()))
+    }
+
+    /// The first (offset, timestamp) whose timestamp is >= `timestamp`, if any.
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>, LogError> {
+        let segs = self.segments();
+        let log_start = self.log_start.load(Ordering::Acquire);
+        for seg in segs.iter() {
+            if seg.max_ts.load(Ordering::Relaxed) < timestamp || seg.end_offset() <= log_start {
+                continue;
+            }
+            let size = seg.size();
+            let (from_offset, pos) = {
+                let idx = seg.idx.read();
+                let rel = idx.time.start_for(timestamp);
+                let from = (seg.base + i64::from(rel)).max(log_start);
+                (from, idx.offset.floor_position(seg.rel(from)))
+            };
+            let scan = |start: u64| -> Result<(Option<(u64, BatchHeader)>, bool), LogError> {
+                let mut found = None;
+                let res = seg.scan(start, size, false, |p, h| {
+                    if h.last_offset() >= from_offset && h.max_timestamp >= timestamp {
+                        found = Some((p, *h));
+                        Step::Stop
+                    } else {
+                        Step::Continue
+                    }
+                })?;
+                Ok((found, matches!(res.stop, Some(ScanStop::Bad(_)))))
+            };
+            let (mut found, bad) = scan(pos)?;
+            if found.is_none() && pos > 0 && bad {
+                found = scan(0)?.0;
+            }
+            let Some((p, h)) = found else { continue };
+            if h.timestamp_type() == TimestampType::LogAppendTime {
+                return Ok(Some((h.base_offset.max(from_offset), h.max_timestamp)));
+            }
+            let bytes = Bytes::from(seg.read_at(p, h.total_size())?);
+            match record::BatchRecords::new(bytes) {
+                Ok(records) => {
+                    let mut records = records.map_while(|r| r.ok());
+                    if let Some(r) = records.find(|r| r.offset >= from_offset && r.timestamp >= timestamp) {
+                        return Ok(Some((r.offset, r.timestamp)));
+                    }
+                }
+                Err(e) => {
+                    // Undecodable records (e.g. an unsupported codec): answer with the batch.
+                    tracing::debug!(error = %e, "could not decode batch for timestamp lookup");
+                    return Ok(Some((h.base_offset.max(from_offset), h.max_timestamp)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// First offset kept.
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start.load(Ordering::Acquire)
+    }
+
+    /// Next offset to be assigned.
+    pub fn log_end_offset(&self) -> i64 {
+        self.leo.load(Ordering::Acquire)
+    }
+
+    /// Offset up to which records are visible to consumers.
+    pub fn high_watermark(&self) -> i64 {
+        self.hw.load(Ordering::Acquire)
+    }
+
+    /// Offset below which everything is known to be fsynced.
+    pub fn recovery_point(&self) -> i64 {
+        self.flushed_to.load(Ordering::Acquire)
+    }
+
+    /// What the last [`open`](Self::open) had to do to recover.
+    pub fn recovery_info(&self) -> &RecoveryInfo {
+        &self.recovery
+    }
+
+    /// The partition directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The current config.
+    pub fn config(&self) -> LogConfig {
+        self.config.read().clone()
+    }
+
+    /// True after an fsync failure: appends fail with [`LogError::Poisoned`] until reopened.
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Acquire)
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segments.read().len()
+    }
+
+    /// Base offsets of the segments, oldest first.
+    pub fn segment_base_offsets(&self) -> Vec<i64> {
+        self.segments.read().iter().map(|s| s.base).collect()
+    }
+
+    /// Test hook: the next fsync fails as if the disk had returned an error.
+    #[doc(hidden)]
+    pub fn inject_fsync_failure(&self) {
+        self.fail_next_fsync.store(true, Ordering::Release);
+    }
+
+    /// Moves the high watermark forward (never past the log end).
+    pub fn advance_high_watermark(&self, offset: i64) {
+        let leo = self.leo.load(Ordering::Acquire);
+        self.hw.fetch_max(offset.min(leo), Ordering::AcqRel);
+    }
+
+    /// Moves the log start offset to `offset` (DeleteRecords); returns the new start.
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let st = self.append.lock();
+        let hw = self.hw.load(Ordering::Acquire);
+        let start = self.log_start.load(Ordering::Acquire);
+        if offset > hw || offset < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                log_start: start,
+                log_end: self.leo.load(Ordering::Acquire),
+            });
+        }
+        if offset <= start {
+            return Ok(start);
+        }
+        self.log_start.store(offset, Ordering::Release);
+        self.drop_segments_below(offset, st)?;
+        self.write_checkpoint()?;
+        Ok(offset)
+    }
+
+    /// Deletes closed segments that lie wholly below `start` (already the log start).
+    fn drop_segments_below(
+        &self,
+        start: i64,
+        mut st: parking_lot::MutexGuard<'_, AppendState>,
+    ) -> Result<(), LogError> {
+        let segs = self.segments();
+        let n = segs.len();
+        let mut k = 0;
+        while k + 1 < n && segs[k + 1].base <= start {
+            k += 1;
+        }
+        if k > 0 {
+            *self.segments.write() = Arc::new(segs[k..].to_vec());
+            for s in &segs[..k] {
+                s.delete_files();
+            }
+        }
+        st.producers.truncate_head(start);
+        drop(st);
+        let mut ep = self.epochs.lock();
+        ep.truncate_from_start(start);
+        if ep.dirty {
+            checkpoint::write_epochs(&self.dir, &ep.entries)?;
+            ep.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// The (epoch, end offset) answer for OffsetForLeaderEpoch.
+    ///
+    /// Like Kafka: the largest known epoch `<= epoch` and the start offset of the next
+    /// epoch (the log end for the latest epoch); `None` when `epoch` is newer than all
+    /// known epochs or nothing is known.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        let ep = self.epochs.lock();
+        let entries = &ep.entries;
+        let &(latest, _) = entries.last()?;
+        if epoch < 0 {
+            return None;
+        }
+        if epoch == latest {
+            return Some((latest, self.leo.load(Ordering::Acquire)));
+        }
+        let higher = entries.iter().find(|&&(e, _)| e > epoch)?;
+        match entries.iter().rev().find(|&&(e, _)| e <= epoch) {
+            Some(&(e, _)) => Some((e, higher.1)),
+            None => Some((epoch, higher.1)),
+        }
+    }
+
+    /// The known leader epochs and their start offsets, oldest first.
+    pub fn leader_epochs(&self) -> Vec<(i32, i64)> {
+        self.epochs.lock().entries.clone()
+    }
+
+    /// Time-based flush, retention and checkpoints; called periodically.
+    pub fn maintain(&self, now_ms: i64) -> Result<(), LogError> {
+        if self.closed.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let config = self.config.read().clone();
+        let leo = self.leo.load(Ordering::Acquire);
+        if config.flush_ms != i64::MAX
+            && leo > self.flushed_to.load(Ordering::Acquire)
+            && now_ms.saturating_sub(self.last_flush_ms.load(Ordering::Relaxed)) >= config.flush_ms
+        {
+            self.flush_to(leo)?;
+            self.last_flush_ms.store(now_ms, Ordering::Relaxed);
+        }
+        self.apply_retention(&config, now_ms)?;
+        self.write_epochs_if_dirty()?;
+        self.write_checkpoint()
+    }
+
+    fn apply_retention(&self, config: &LogConfig, now_ms: i64) -> Result<(), LogError> {
+        if config.retention_ms < 0 && config.retention_bytes < 0 {
+            return Ok(());
+        }
+        let st = self.append.lock();
+        let segs = self.segments();
+        let hw = self.hw.load(Ordering::Acquire);
+        let n = segs.len();
+        let mut k = 0;
+        if config.retention_ms >= 0 {
+            while k + 1 < n && segs[k + 1].base <= hw {
+                let s = &segs[k];
+                let mut ts = s.max_ts.load(Ordering::Relaxed);
+                if ts < 0 {
+                    ts = fs::metadata(s.path("log"))
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map(|d| d.as_millis() as i64)
+                        .unwrap_or(now_ms);
+                }
+                if now_ms.saturating_sub(ts) > config.retention_ms {
+                    k += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        if config.retention_bytes >= 0 {
+            let mut total: u64 = segs[k..].iter().map(|s| s.size()).sum();
+            while k + 1 < n && segs[k + 1].base <= hw {
+                let sz = segs[k].size();
+                if total.saturating_sub(sz) >= config.retention_bytes as u64 && total > config.retention_bytes as u64 {
+                    total -= sz;
+                    k += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        if k == 0 {
+            return Ok(());
+        }
+        let new_start = segs[k].base.max(self.log_start.load(Ordering::Acquire));
+        tracing::info!(dir = %self.dir.display(), segments = k, log_start = new_start, "retention deleted segments");
+        self.log_start.store(new_start, Ordering::Release);
+        self.drop_segments_below(new_start, st)
+    }
+
+    fn write_epochs_if_dirty(&self) -> Result<(), LogError> {
+        let mut ep = self.epochs.lock();
+        if ep.dirty {
+            checkpoint::write_epochs(&self.dir, &ep.entries)?;
+            ep.dirty = false;
+        }
+        Ok(())
+    }
+
+    fn write_checkpoint(&self) -> Result<(), LogError> {
+        let mut last = self.last_checkpoint.lock();
+        let c = PartitionCheckpoint {
+            recovery_point: self.flushed_to.load(Ordering::Acquire),
+            log_start_offset: self.log_start.load(Ordering::Acquire),
+            high_watermark: self.hw.load(Ordering::Acquire),
+        };
+        if *last != Some(c) {
+            c.write(&self.dir)?;
+            *last = Some(c);
+        }
+        Ok(())
+    }
+
+    /// Forces everything to disk.
+    pub fn flush(&self) -> Result<(), LogError> {
+        let leo = self.leo.load(Ordering::Acquire);
+        self.flush_to(leo)?;
+        if self.poisoned.load(Ordering::Acquire) {
+            return Err(LogError::Poisoned);
+        }
+        Ok(())
+    }
+
+    /// Clean shutdown: flushes, trims the active segment's indexes, writes the producer
+    /// snapshot and checkpoints so the next open reads almost nothing. Later appends fail.
+    pub fn close(&self) -> Result<(), LogError> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let st = self.append.lock();
+        let leo = self.leo.load(Ordering::Acquire);
+        self.flush_to(leo)?;
+        let segs = self.segments();
+        if let Some(active) = segs.last() {
+            active.seal()?;
+        }
+        producer::write_snapshot(&self.dir, leo, &st.producers)?;
+        drop(st);
+        self.write_epochs_if_dirty()?;
+        self.write_checkpoint()
+    }
+
+    /// Replaces the config (takes effect for later appends and maintenance).
+    pub fn update_config(&self, config: LogConfig) {
+        *self.config.write() = config;
+    }
+
+    /// Total bytes on disk of the `.log` files.
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.read().iter().map(|s| s.size()).sum()
+    }
+}
+
+/// Verifies (part of) a segment during open and rebuilds its indexes for the verified
+/// range. Batches below `rp` whose index entries load cleanly are trusted. Returns the
+/// position of the first torn/corrupt batch, if any.
+fn recover_segment(
+    seg: &Segment,
+    rp: i64,
+    prev_end: i64,
+    interval: u64,
+    index_bytes: usize,
+    epochs: &mut EpochCache,
+    info: &mut RecoveryInfo,
+) -> Result<Option<u64>, LogError> {
+    let size = seg.size();
+    let mut idx = seg.idx.write();
+    idx.offset.0.make_writable(index_bytes)?;
+    idx.time.0.make_writable(index_bytes)?;
+    let mut verify_from = 0u64;
+    let mut max_ts = -1i64;
+    let mut end = seg.base;
+    let mut trusted = false;
+    if rp > seg.base {
+        let max_rel = seg.rel(rp - 1);
+        if idx.offset.load(max_rel, size, false) && idx.time.load(seg.rel(rp), false) {
+            let last_t = idx.time.last();
+            max_ts = last_t.map(|(t, _)| t).unwrap_or(-1);
+            let from_rel = last_t.map(|(_, r)| r).unwrap_or(0).min(seg.rel(rp));
+            let pos0 = idx.offset.floor_position(from_rel);
+            let mut stop_at = None;
+            let mut m = max_ts;
+            let mut e = end;
+            let res = seg.scan(pos0, size, false, |p, h| {
+                if h.last_offset() >= rp {
+                    stop_at = Some(p);
+                    return Step::Stop;
+                }
+                m = m.max(h.max_timestamp);
+                e = h.next_offset();
+                Step::Continue
+            })?;
+            info.bytes_scanned += res.bytes_read;
+            match res.stop {
+                None => {
+                    verify_from = size;
+                    trusted = true;
+                }
+                Some(ScanStop::Callback) => {
+                    verify_from = stop_at.unwrap_or(0);
+                    trusted = true;
+                }
+                Some(ScanStop::Bad(_)) => {}
+            }
+            if trusted {
+                max_ts = m;
+                end = if e > seg.base { e } else { end };
+                // entries must point below the verified prefix
+                let keep = (0..idx.offset.0.len())
+                    .take_while(|&i| u64::from(idx.offset.get(i).1) < verify_from.max(1))
+                    .count();
+                idx.offset.0.truncate_entries(keep);
+                let end_rel = seg.rel(end);
+                let keep = (0..idx.time.0.len()).take_while(|&i| idx.time.get(i).1 <= end_rel).count();
+                idx.time.0.truncate_entries(keep);
+                idx.bytes_since_entry = verify_from - idx.offset.last().map(|(_, p)| u64::from(p)).unwrap_or(0);
+            }
+        }
+    }
+    if !trusted {
+        idx.offset.0.truncate_entries(0);
+        idx.time.0.truncate_entries(0);
+        idx.bytes_since_entry = 0;
+        verify_from = 0;
+        max_ts = -1;
+        end = seg.base;
+    }
+    let base = seg.base;
+    let mut roll_ts = None;
+    let mut expected = end.max(prev_end).max(base);
+    let res = seg.scan(verify_from, size, true, |p, h| {
+        if h.base_offset < expected {
+            return Step::Corrupt(format!("batch offset {} below expected {}", h.base_offset, expected));
+        }
+        if h.last_offset() - base > i64::from(u32::MAX) {
+            return Step::Corrupt(format!("batch offset {} too far from segment base {}", h.last_offset(), base));
+        }
+        if p == 0 {
+            roll_ts = Some(h.max_timestamp);
+        }
+        idx.on_batch(base, p, h, max_ts, interval);
+        max_ts = max_ts.max(h.max_timestamp);
+        expected = h.next_offset();
+        end = expected;
+        epochs.assign(h.partition_leader_epoch, h.base_offset);
+        Step::Continue
+    })?;
+    info.bytes_scanned += res.bytes_read;
+    drop(idx);
+    seg.max_ts.store(max_ts, Ordering::Relaxed);
+    seg.end_offset.store(end, Ordering::Release);
+    if let Some(t) = roll_ts {
+        seg.roll_ts.store(t, Ordering::Relaxed);
+    }
+    Ok(match res.stop {
+        Some(ScanStop::Bad(_)) => Some(res.end),
+        _ => None,
+    })
+}

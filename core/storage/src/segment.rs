@@ -1,0 +1,360 @@
+//! One segment: `<base>.log` with its `.index` and `.timeindex`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+use parking_lot::RwLock;
+
+use super::index::{OffsetIndex, TimeIndex};
+use klog_protocol::record::BatchHeader;
+
+const CHUNK: usize = 64 * 1024;
+
+pub(crate) fn file_name(base: i64, ext: &str) -> String {
+    format!("{base:020}.{ext}")
+}
+
+/// Parses a 20-digit segment file stem.
+pub(crate) fn parse_base(stem: &str) -> Option<i64> {
+    if stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()) {
+        stem.parse().ok()
+    } else {
+        None
+    }
+}
+
+pub(crate) struct Indexes {
+    pub(crate) offset: OffsetIndex,
+    pub(crate) time: TimeIndex,
+    /// Log bytes written since the last offset index entry.
+    pub(crate) bytes_since_entry: u64,
+    /// Trimmed; no more entries are added.
+    pub(crate) sealed: bool,
+}
+
+impl Indexes {
+    fn last_time(&self) -> i64 {
+        self.time.last().map(|(t, _)| t).unwrap_or(-1)
+    }
+
+    /// Index bookkeeping for a batch about to be stored at `pos` in a segment with
+    /// `base`; `max_ts_before` is the segment's max timestamp before this batch.
+    pub(crate) fn on_batch(&mut self, base: i64, pos: u64, h: &BatchHeader, max_ts_before: i64, interval: u64) {
+        if !self.sealed && pos > 0 && self.bytes_since_entry > interval {
+            let rel = (h.base_offset - base) as u32;
+            if pos <= u64::from(u32::MAX) && self.offset.push(rel, pos as u32) {
+                self.bytes_since_entry = 0;
+                if max_ts_before > self.last_time() && !self.time.is_full_for_append() {
+                    self.time.push(max_ts_before, rel);
+                }
+            }
+        }
+        self.bytes_since_entry = self.bytes_since_entry.saturating_add(h.total_size() as u64);
+    }
+}
+
+/// Why a scan stopped before its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ScanStop {
+    /// The callback asked to stop at this batch.
+    Callback,
+    /// Torn or corrupt data at the stop position.
+    Bad(String),
+}
+
+pub(crate) enum Step {
+    Continue,
+    Stop,
+    Corrupt(String),
+}
+
+pub(crate) struct ScanResult {
+    /// Where scanning stopped (start of the first batch not consumed), or the end.
+    pub(crate) end: u64,
+    pub(crate) stop: Option<ScanStop>,
+    pub(crate) bytes_read: u64,
+}
+
+pub(crate) struct Segment {
+    pub(crate) base: i64,
+    pub(crate) dir: PathBuf,
+    pub(crate) file: File,
+    /// Bytes of complete batches (what readers may read).
+    pub(crate) size: AtomicU64,
+    /// Offset after the last batch.
+    pub(crate) end_offset: AtomicI64,
+    /// Largest batch max timestamp, -1 if none.
+    pub(crate) max_ts: AtomicI64,
+    /// Max timestamp of the first batch (segment.ms rolling), -1 if unknown.
+    pub(crate) roll_ts: AtomicI64,
+    /// Wall clock when this process created or opened the segment.
+    pub(crate) opened_ms: i64,
+    pub(crate) idx: RwLock<Indexes>,
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Segment {
+    pub(crate) fn path(&self, ext: &str) -> PathBuf {
+        self.dir.join(file_name(self.base, ext))
+    }
+
+    /// Creates an empty segment (replacing leftovers with the same name).
+    pub(crate) fn create(dir: &Path, base: i64, index_bytes: usize) -> io::Result<Segment> {
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(dir.join(file_name(base, "log")))?;
+        for ext in ["index", "timeindex"] {
+            let p = dir.join(file_name(base, ext));
+            if p.exists() {
+                fs::remove_file(&p)?;
+            }
+        }
+        let offset = OffsetIndex::open(&dir.join(file_name(base, "index")), Some(index_bytes))?;
+        let time = TimeIndex::open(&dir.join(file_name(base, "timeindex")), Some(index_bytes))?;
+        Ok(Segment {
+            base,
+            dir: dir.to_path_buf(),
+            file: log,
+            size: AtomicU64::new(0),
+            end_offset: AtomicI64::new(base),
+            max_ts: AtomicI64::new(-1),
+            roll_ts: AtomicI64::new(-1),
+            opened_ms: now_ms(),
+            idx: RwLock::new(Indexes { offset, time, bytes_since_entry: 0, sealed: false }),
+        })
+    }
+
+    /// Opens an existing segment; indexes are mapped but not loaded (see recovery).
+    /// The flag tells whether an index file was missing (and so must be rebuilt).
+    pub(crate) fn open(dir: &Path, base: i64) -> io::Result<(Segment, bool)> {
+        let missing = !dir.join(file_name(base, "index")).exists() || !dir.join(file_name(base, "timeindex")).exists();
+        let log = OpenOptions::new().read(true).write(true).open(dir.join(file_name(base, "log")))?;
+        let size = log.metadata()?.len();
+        let offset = OffsetIndex::open(&dir.join(file_name(base, "index")), None)?;
+        let time = TimeIndex::open(&dir.join(file_name(base, "timeindex")), None)?;
+        let seg = Segment {
+            base,
+            dir: dir.to_path_buf(),
+            file: log,
+            size: AtomicU64::new(size),
+            end_offset: AtomicI64::new(base),
+            max_ts: AtomicI64::new(-1),
+            roll_ts: AtomicI64::new(-1),
+            opened_ms: now_ms(),
+            idx: RwLock::new(Indexes { offset, time, bytes_since_entry: 0, sealed: false }),
+        };
+        Ok((seg, missing))
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn end_offset(&self) -> i64 {
+        self.end_offset.load(Ordering::Acquire)
+    }
+
+    /// Relative offset of `offset` in this segment, clamped to the u32 range.
+    pub(crate) fn rel(&self, offset: i64) -> u32 {
+        offset.saturating_sub(self.base).clamp(0, i64::from(u32::MAX)) as u32
+    }
+
+    /// Writes validated, offset-assigned batches at the end of the segment and updates
+    /// the indexes. `batches` are (position within `data`, header) pairs.
+    pub(crate) fn append(&self, data: &[u8], batches: &[(usize, BatchHeader)], interval: u64) -> io::Result<()> {
+        let pos = self.size();
+        if let Err(e) = self.file.write_all_at(data, pos) {
+            // Drop whatever part was written so the next append starts clean.
+            let _ = self.file.set_len(pos);
+            return Err(e);
+        }
+        let mut idx = self.idx.write();
+        let mut max_ts = self.max_ts.load(Ordering::Relaxed);
+        for (at, h) in batches {
+            idx.on_batch(self.base, pos + *at as u64, h, max_ts, interval);
+            max_ts = max_ts.max(h.max_timestamp);
+        }
+        drop(idx);
+        if pos == 0 {
+            if let Some((_, h)) = batches.first() {
+                self.roll_ts.store(h.max_timestamp, Ordering::Relaxed);
+            }
+        }
+        self.max_ts.store(max_ts, Ordering::Relaxed);
+        if let Some((_, h)) = batches.last() {
+            self.end_offset.store(h.next_offset(), Ordering::Release);
+        }
+        self.size.store(pos + data.len() as u64, Ordering::Release);
+        Ok(())
+    }
+
+    /// Adds the final time index entry and trims both indexes (the segment no longer
+    /// takes appends, or the log is closing).
+    pub(crate) fn seal(&self) -> io::Result<()> {
+        let mut idx = self.idx.write();
+        let max_ts = self.max_ts.load(Ordering::Relaxed);
+        let end_rel = self.rel(self.end_offset());
+        if max_ts > idx.last_time() && end_rel > 0 {
+            idx.time.push(max_ts, end_rel);
+        }
+        idx.offset.0.trim()?;
+        idx.time.0.trim()?;
+        idx.offset.0.flush()?;
+        idx.time.0.flush()?;
+        idx.sealed = true;
+        Ok(())
+    }
+
+    /// Makes a sealed (trimmed) segment's indexes appendable again.
+    pub(crate) fn unseal(&self, index_bytes: usize) -> io::Result<()> {
+        let mut idx = self.idx.write();
+        idx.offset.0.make_writable(index_bytes)?;
+        idx.time.0.make_writable(index_bytes)?;
+        // The final time entry of a sealed segment stays valid: it covers all records so far.
+        idx.sealed = false;
+        Ok(())
+    }
+
+    pub(crate) fn index_full(&self) -> bool {
+        let idx = self.idx.read();
+        idx.offset.0.is_full() || idx.time.is_full_for_append()
+    }
+
+    pub(crate) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    pub(crate) fn delete_files(&self) {
+        for ext in ["log", "index", "timeindex"] {
+            let _ = fs::remove_file(self.path(ext));
+        }
+    }
+
+    /// Reads up to `len` bytes at `pos` (fewer at end of file).
+    pub(crate) fn read_at(&self, pos: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let mut done = 0;
+        while done < len {
+            match self.file.read_at(&mut buf[done..], pos + done as u64) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
+    /// Walks batches in `[from, to)`. With `verify`, each whole batch is validated
+    /// (CRC etc.); otherwise only headers are read. Stops at torn/corrupt data or when
+    /// the callback says so.
+    pub(crate) fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        verify: bool,
+        mut f: impl FnMut(u64, &BatchHeader) -> Step,
+    ) -> io::Result<ScanResult> {
+        let mut pos = from;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut buf_pos = from;
+        let mut bytes_read = 0u64;
+        let bad =
+            |pos, msg: String, bytes_read| Ok(ScanResult { end: pos, stop: Some(ScanStop::Bad(msg)), bytes_read });
+        while pos < to {
+            let avail = to - pos;
+            if avail < BatchHeader::SIZE as u64 {
+                return bad(pos, format!("{avail} trailing bytes, less than a batch header"), bytes_read);
+            }
+            let in_buf =
+                |p: u64, n: u64, buf: &Vec<u8>, buf_pos: u64| p >= buf_pos && p + n <= buf_pos + buf.len() as u64;
+            if !in_buf(pos, BatchHeader::SIZE as u64, &buf, buf_pos) {
+                buf = self.read_at(pos, (avail as usize).min(CHUNK))?;
+                bytes_read += buf.len() as u64;
+                buf_pos = pos;
+                if buf.len() < BatchHeader::SIZE {
+                    return bad(pos, "file shorter than expected".into(), bytes_read);
+                }
+            }
+            let off = (pos - buf_pos) as usize;
+            let h = match BatchHeader::parse(&buf[off..]) {
+                Ok(h) => h,
+                Err(e) => return bad(pos, e.to_string(), bytes_read),
+            };
+            if h.magic != 2 || h.batch_length < klog_protocol::record::MIN_BATCH_LENGTH {
+                return bad(
+                    pos,
+                    format!("bad batch header (magic {}, length {})", h.magic, h.batch_length),
+                    bytes_read,
+                );
+            }
+            let total = h.total_size() as u64;
+            if total > avail {
+                return bad(pos, format!("torn batch: {total} bytes declared, {avail} present"), bytes_read);
+            }
+            if verify {
+                let checked = if in_buf(pos, total, &buf, buf_pos) {
+                    BatchHeader::validate(&buf[off..off + total as usize])
+                } else if total as usize <= CHUNK {
+                    buf = self.read_at(pos, (avail as usize).min(CHUNK))?;
+                    bytes_read += buf.len() as u64;
+                    buf_pos = pos;
+                    BatchHeader::validate(&buf)
+                } else {
+                    let whole = self.read_at(pos, total as usize)?;
+                    bytes_read += whole.len() as u64;
+                    BatchHeader::validate(&whole)
+                };
+                if let Err(e) = checked {
+                    return bad(pos, e.to_string(), bytes_read);
+                }
+            }
+            match f(pos, &h) {
+                Step::Continue => {}
+                Step::Stop => return Ok(ScanResult { end: pos, stop: Some(ScanStop::Callback), bytes_read }),
+                Step::Corrupt(msg) => return bad(pos, msg, bytes_read),
+            }
+            pos += total;
+        }
+        Ok(ScanResult { end: pos, stop: None, bytes_read })
+    }
+
+    /// Position and header of the first batch whose last offset is `>= offset`, among
+    /// the first `limit` bytes. Starts from the offset index; if the indexed position
+    /// does not lead to a batch boundary, starts over from the segment's beginning.
+    pub(crate) fn locate(&self, offset: i64, limit: u64) -> io::Result<Option<(u64, BatchHeader)>> {
+        let start = self.idx.read().offset.floor_position(self.rel(offset));
+        let start = if start >= limit { 0 } else { start };
+        let mut found = None;
+        let res = self.scan(start, limit, false, |pos, h| {
+            if h.last_offset() >= offset {
+                found = Some((pos, *h));
+                Step::Stop
+            } else {
+                Step::Continue
+            }
+        })?;
+        if found.is_none() && start > 0 && matches!(res.stop, Some(ScanStop::Bad(_))) {
+            let res = self.scan(0, limit, false, |pos, h| {
+                if h.last_offset() >= offset {
+                    found = Some((pos, *h));
+                    Step::Stop
+                } else {
+                    Step::Continue
+                }
+            })?;
+            let _ = res;
+        }
+        Ok(found)
+    }
+}
