@@ -13,6 +13,7 @@ mod metadata;
 mod offsets;
 mod produce;
 mod producer_ids;
+pub mod replica;
 pub mod server;
 pub mod topics;
 
@@ -107,11 +108,11 @@ impl Broker {
         std::fs::create_dir_all(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
         let meta = producer_ids::BrokerMeta::load_or_init(&config.data_dir)?;
-        let registry = Arc::new(TopicRegistry::open(&config.data_dir, config.log.clone())?);
+        let registry = Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone())?);
         let offsets_log = registry
             .logs()
             .create(OFFSETS_TOPIC, 0, offsets_log_config())
-            .map(topics::committed)
+            .map(|log| topics::lead(config.node_id, log))
             .map_err(topics::storage_error)?;
         let lookup = registry.clone();
         let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {

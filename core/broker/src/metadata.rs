@@ -12,7 +12,6 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::produce::LEADER_EPOCH;
 use super::topics::Topic;
 use super::Broker;
 use klog_protocol::error::ErrorKind;
@@ -100,14 +99,15 @@ impl Broker {
         entry.name = Some(TopicName(StrBytes::from_string(topic.name.clone())));
         entry.topic_id = topic.id;
         entry.topic_authorized_operations = NO_AUTHORIZED_OPERATIONS;
-        entry.partitions = (0..topic.partitions.len() as i32)
-            .map(|index| {
+        entry.partitions = (0..)
+            .zip(&topic.partitions)
+            .map(|(index, replica)| {
                 let mut p = MetadataResponsePartition::default();
                 p.partition_index = index;
                 p.leader_id = self.node();
-                p.leader_epoch = LEADER_EPOCH;
+                p.leader_epoch = replica.leader_epoch();
                 p.replica_nodes = vec![self.node()];
-                p.isr_nodes = vec![self.node()];
+                p.isr_nodes = replica.isr().into_iter().map(BrokerId).collect();
                 p
             })
             .collect();

@@ -10,7 +10,6 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 
 use super::codes::log_error_code;
-use super::produce::LEADER_EPOCH;
 use super::Broker;
 
 /// ListOffsets timestamp asking for the next offset to be written (visible end).
@@ -18,13 +17,14 @@ const LATEST: i64 = -1;
 /// ListOffsets timestamp asking for the first kept offset.
 const EARLIEST: i64 = -2;
 
-/// The error for a client's view of the leader epoch (-1: not given).
-fn leader_epoch_error(current: i32) -> i16 {
+/// The error for a client's view `current` of the leader epoch (-1: not given)
+/// when the partition's leader is in `leader`.
+fn leader_epoch_error(current: i32, leader: i32) -> i16 {
     use std::cmp::Ordering;
     if current < 0 {
         return 0;
     }
-    match current.cmp(&LEADER_EPOCH) {
+    match current.cmp(&leader) {
         Ordering::Greater => ResponseError::UnknownLeaderEpoch.code(),
         Ordering::Less => ResponseError::FencedLeaderEpoch.code(),
         Ordering::Equal => 0,
@@ -35,8 +35,6 @@ impl Broker {
     /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
     pub(super) fn list_offsets(&self, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
         let mut response = ListOffsetsResponse::default();
-        // Leader epochs are part of the response from v4 on.
-        let epoch = if version >= 4 { LEADER_EPOCH } else { -1 };
         for topic_req in req.topics {
             let mut topic_response = ListOffsetsTopicResponse::default();
             topic_response.name = topic_req.name.clone();
@@ -47,7 +45,13 @@ impl Broker {
                 part.timestamp = -1;
                 part.offset = -1;
                 part.leader_epoch = -1;
-                match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                let replica = topic.as_ref().and_then(|t| t.replica(p.partition_index));
+                // Leader epochs are part of the response from v4 on.
+                let epoch = match replica {
+                    Some(replica) if version >= 4 => replica.leader_epoch(),
+                    _ => -1,
+                };
+                match replica.map(|r| r.log()) {
                     None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
                     Some(log) => match p.timestamp {
                         LATEST => {
@@ -89,13 +93,13 @@ impl Broker {
                 part.partition = p.partition;
                 part.leader_epoch = -1;
                 part.end_offset = -1;
-                match topic.as_ref().and_then(|t| t.partition(p.partition)) {
+                match topic.as_ref().and_then(|t| t.replica(p.partition)) {
                     None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
-                    Some(_) if leader_epoch_error(p.current_leader_epoch) != 0 => {
-                        part.error_code = leader_epoch_error(p.current_leader_epoch);
+                    Some(replica) if leader_epoch_error(p.current_leader_epoch, replica.leader_epoch()) != 0 => {
+                        part.error_code = leader_epoch_error(p.current_leader_epoch, replica.leader_epoch());
                     }
-                    Some(log) => {
-                        if let Some((epoch, end)) = log.end_offset_for_epoch(p.leader_epoch) {
+                    Some(replica) => {
+                        if let Some((epoch, end)) = replica.log().end_offset_for_epoch(p.leader_epoch) {
                             part.leader_epoch = epoch;
                             part.end_offset = end;
                         }

@@ -1,5 +1,8 @@
 //! Produce: validate and append record batches, then answer with offsets.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use bytes::Bytes;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
@@ -8,10 +11,11 @@ use kafka_protocol::ResponseError;
 
 use super::codes::log_error_code;
 use super::{now_ms, Broker};
+use crate::replica::Partition;
 use klog_storage::{AppendInfo, LogError};
 
-/// Leader epoch stamped into batches; a single node never changes leader.
-pub(crate) const LEADER_EPOCH: i32 = 0;
+/// Longest an `acks=all` produce waits for the in-sync replicas, whatever it asks.
+const MAX_PRODUCE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Broker {
     /// Appends every partition's batches. With `acks=0` the caller sends no response.
@@ -19,6 +23,8 @@ impl Broker {
         let mut response = ProduceResponse::default();
         let invalid_acks = !(-1..=1).contains(&req.acks);
         let transactional = req.transactional_id.is_some();
+        let wait =
+            (req.acks == -1).then(|| Duration::from_millis(req.timeout_ms.max(0) as u64).min(MAX_PRODUCE_TIMEOUT));
         let mut appended = false;
         for topic_data in req.topic_data {
             let mut topic_response = TopicProduceResponse::default();
@@ -30,7 +36,7 @@ impl Broker {
                 part.base_offset = -1;
                 part.log_append_time_ms = -1;
                 part.log_start_offset = -1;
-                let log = topic.as_ref().and_then(|t| t.partition(partition_data.index).cloned());
+                let replica = topic.as_ref().and_then(|t| t.replica(partition_data.index).cloned());
                 let outcome = if invalid_acks {
                     Err((ResponseError::InvalidRequiredAcks.code(), "acks must be -1, 0 or 1".to_string()))
                 } else if transactional {
@@ -38,10 +44,10 @@ impl Broker {
                         ResponseError::TransactionalIdAuthorizationFailed.code(),
                         "transactions are not supported by this broker".to_string(),
                     ))
-                } else if let (Some(log), Some(topic)) = (log, topic.as_ref()) {
+                } else if let (Some(replica), Some(topic)) = (replica, topic.as_ref()) {
                     let records = partition_data.records.unwrap_or_default();
                     let fsync = topic.config.flush_messages != u64::MAX;
-                    append(log, records, fsync).await.map_err(|e| (log_error_code(&e), e.to_string()))
+                    append(replica, records, fsync, wait).await
                 } else {
                     Err((ResponseError::UnknownTopicOrPartition.code(), "unknown topic or partition".to_string()))
                 };
@@ -70,22 +76,30 @@ impl Broker {
 }
 
 /// Appends on a blocking thread when the flush policy fsyncs; inline otherwise
-/// (a page-cache write is short enough for the async worker).
+/// (a page-cache write is short enough for the async worker). With `acks=all`
+/// (`wait` set), answers once the in-sync replicas have the batch, or times out.
 async fn append(
-    log: std::sync::Arc<klog_storage::PartitionLog>,
+    replica: Arc<Partition>,
     records: Bytes,
     fsync: bool,
-) -> Result<AppendInfo, LogError> {
+    wait: Option<Duration>,
+) -> Result<AppendInfo, (i16, String)> {
+    let storage_error = |e: LogError| (log_error_code(&e), e.to_string());
     let now = now_ms();
     let info = if fsync {
-        let log = log.clone();
-        tokio::task::spawn_blocking(move || log.append(records, LEADER_EPOCH, now))
+        let replica = replica.clone();
+        tokio::task::spawn_blocking(move || replica.append_as_leader(records, now))
             .await
-            .map_err(|e| LogError::Io(std::io::Error::other(e.to_string())))??
+            .map_err(|e| storage_error(LogError::Io(std::io::Error::other(e.to_string()))))?
     } else {
-        log.append(records, LEADER_EPOCH, now)?
-    };
-    // A single node is the whole ISR: an appended record is committed at once.
-    log.advance_high_watermark(info.last_offset + 1);
+        replica.append_as_leader(records, now)
+    }
+    .map_err(storage_error)?;
+    if let Some(timeout) = wait {
+        if !replica.wait_for_high_watermark(info.last_offset + 1, timeout).await {
+            let message = format!("the in-sync replicas did not confirm the batch within {} ms", timeout.as_millis());
+            return Err((ResponseError::RequestTimedOut.code(), message));
+        }
+    }
     Ok(info)
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::meta_file;
+use crate::replica::Partition;
 use klog_protocol::error::{Error, ErrorKind, Result};
 use klog_storage::{LogConfig, LogManager, PartitionLog};
 
@@ -35,13 +36,18 @@ pub struct Topic {
     pub overrides: BTreeMap<String, String>,
     /// Effective log config (broker defaults plus overrides).
     pub config: LogConfig,
-    /// Partition logs, indexed by partition number.
-    pub partitions: Vec<Arc<PartitionLog>>,
+    /// Partition replicas, indexed by partition number.
+    pub partitions: Vec<Arc<Partition>>,
 }
 
 impl Topic {
-    /// The log of `partition`, if the topic has it.
+    /// The log of `partition`, if the topic has it (for reads).
     pub fn partition(&self, partition: i32) -> Option<&Arc<PartitionLog>> {
+        self.replica(partition).map(|p| p.log())
+    }
+
+    /// The replica of `partition`, if the topic has it (for appends and waits).
+    pub fn replica(&self, partition: i32) -> Option<&Arc<Partition>> {
         usize::try_from(partition).ok().and_then(|p| self.partitions.get(p))
     }
 
@@ -57,6 +63,8 @@ impl Topic {
 
 /// All topics of the broker.
 pub struct TopicRegistry {
+    /// This broker's node id: the leader of every partition on a single node.
+    node_id: i32,
     file: PathBuf,
     defaults: LogConfig,
     logs: LogManager,
@@ -82,8 +90,9 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
 }
 
 impl TopicRegistry {
-    /// Loads the registry from `<data_dir>/meta/topics.json` and opens every partition log.
-    pub fn open(data_dir: &Path, defaults: LogConfig) -> Result<Self> {
+    /// Loads the registry from `<data_dir>/meta/topics.json` and opens every partition
+    /// log, led by node `node_id`.
+    pub fn open(data_dir: &Path, node_id: i32, defaults: LogConfig) -> Result<Self> {
         let file = data_dir.join("meta").join("topics.json");
         let records: Vec<TopicRecord> = meta_file::read_json(&file)?.unwrap_or_default();
         let configs: HashMap<String, LogConfig> = records
@@ -113,13 +122,13 @@ impl TopicRegistry {
         for record in records {
             let config = config_for(&record.name);
             let partitions = (0..record.partitions)
-                .map(|p| logs.create(&record.name, p, config.clone()).map(committed))
+                .map(|p| logs.create(&record.name, p, config.clone()).map(|log| lead(node_id, log)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(storage_error)?;
             let topic = Topic { name: record.name, id: record.id, overrides: record.configs, config, partitions };
             topics.insert(topic.name.clone(), Arc::new(topic));
         }
-        Ok(TopicRegistry { file, defaults, logs, topics: RwLock::new(topics), change: Default::default() })
+        Ok(TopicRegistry { node_id, file, defaults, logs, topics: RwLock::new(topics), change: Default::default() })
     }
 
     /// The broker-wide default log config.
@@ -164,7 +173,7 @@ impl TopicRegistry {
         let _change = self.change.lock();
         let config = self.check_create(name, partitions, &overrides)?;
         let logs = (0..partitions)
-            .map(|p| self.logs.create(name, p, config.clone()))
+            .map(|p| self.logs.create(name, p, config.clone()).map(|log| lead(self.node_id, log)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(storage_error)?;
         let topic = Arc::new(Topic { name: name.to_string(), id: Uuid::new_v4(), overrides, config, partitions: logs });
@@ -200,7 +209,8 @@ impl TopicRegistry {
         }
         let mut partitions = topic.partitions.clone();
         for p in current..count {
-            partitions.push(self.logs.create(name, p, topic.config.clone()).map_err(storage_error)?);
+            let log = self.logs.create(name, p, topic.config.clone()).map_err(storage_error)?;
+            partitions.push(lead(self.node_id, log));
         }
         let updated = Arc::new(Topic {
             name: topic.name.clone(),
@@ -222,8 +232,8 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
-        for log in &topic.partitions {
-            log.update_config(config.clone());
+        for partition in &topic.partitions {
+            partition.log().update_config(config.clone());
         }
         let updated = Arc::new(Topic {
             name: topic.name.clone(),
@@ -248,10 +258,10 @@ impl TopicRegistry {
     }
 }
 
-/// Marks everything in a reopened log as committed: a single node is the whole ISR.
-pub fn committed(log: Arc<PartitionLog>) -> Arc<PartitionLog> {
-    log.advance_high_watermark(log.log_end_offset());
-    log
+/// Leads `log` from node `node_id`, the whole ISR of a single node: everything in
+/// it is committed. The leader epoch stays 0 until leadership can move.
+pub fn lead(node_id: i32, log: Arc<PartitionLog>) -> Arc<Partition> {
+    Partition::leader(log, node_id, 0, vec![node_id])
 }
 
 /// Error for a topic that does not exist.

@@ -35,11 +35,10 @@ async fn exercise(admin: Admin, broker: &TestBroker) {
     assert_eq!(admin.create_partitions("orders", 2).await.unwrap_err().kind(), ErrorKind::Invalid);
 
     // Records, offsets and deletion.
-    let log = broker.broker.topics().get("orders").unwrap().partition(0).unwrap().clone();
+    let replica = broker.broker.topics().get("orders").unwrap().replica(0).unwrap().clone();
     for _ in 0..3 {
-        log.append(batch(&[b"a", b"b"], Compression::None), 0, 1_700_000_000_000).unwrap();
+        replica.append_as_leader(batch(&[b"a", b"b"], Compression::None), 1_700_000_000_000).unwrap();
     }
-    log.advance_high_watermark(log.log_end_offset());
     let tp = TopicPartition::new("orders", 0);
     let latest = admin.list_offsets(std::slice::from_ref(&tp), OffsetSpec::Latest).await.unwrap();
     assert_eq!(latest[&tp], Some(6));

@@ -298,7 +298,7 @@ async fn topics_survive_a_restart_with_their_data() {
     let broker = broker.restart().await;
     let topic = broker.broker.topics().get("keep").expect("topic kept");
     assert_eq!(topic.partitions.len(), 2);
-    assert_eq!(topic.partitions[1].log_end_offset(), 2);
+    assert_eq!(topic.partitions[1].log().log_end_offset(), 2);
     assert_eq!(topic.overrides.get("retention.ms").map(String::as_str), Some("86400000"));
     let mut conn = broker.connect().await;
     let resp = conn.call(fetch_request("keep", 1, 0, 0, 0), 11).await;

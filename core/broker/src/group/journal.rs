@@ -7,7 +7,8 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::codec;
-use klog_storage::{LogError, PartitionLog};
+use crate::replica::Partition;
+use klog_storage::LogError;
 
 /// Appends encoded batches and replays them in order.
 pub(crate) trait OffsetJournal: Send + Sync {
@@ -17,26 +18,26 @@ pub(crate) trait OffsetJournal: Send + Sync {
     fn replay(&self) -> Result<Vec<Bytes>, LogError>;
 }
 
-/// The journal backed by a partition log.
+/// The journal backed by the `__consumer_offsets` partition.
 pub(crate) struct LogJournal {
-    pub log: Arc<PartitionLog>,
+    pub partition: Arc<Partition>,
 }
 
 const REPLAY_CHUNK: usize = 1 << 20;
 
 impl OffsetJournal for LogJournal {
     fn append(&self, batch: Bytes, now_ms: i64) -> Result<(), LogError> {
-        let info = self.log.append(batch, 0, now_ms)?;
-        self.log.advance_high_watermark(info.last_offset + 1);
+        self.partition.append_as_leader(batch, now_ms)?;
         Ok(())
     }
 
     fn replay(&self) -> Result<Vec<Bytes>, LogError> {
-        let end = self.log.log_end_offset();
-        let mut offset = self.log.log_start_offset();
+        let log = self.partition.log();
+        let end = log.log_end_offset();
+        let mut offset = log.log_start_offset();
         let mut out = Vec::new();
         while offset < end {
-            let read = self.log.read(offset, REPLAY_CHUNK, end, true)?;
+            let read = log.read(offset, REPLAY_CHUNK, end, true)?;
             let batches = codec::split_batches(read.records);
             if batches.is_empty() {
                 break;

@@ -22,7 +22,8 @@ use tokio::time::Instant;
 
 use kafka_protocol::messages::*;
 
-use klog_storage::{LogError, PartitionLog};
+use crate::replica::Partition;
+use klog_storage::LogError;
 
 mod admin;
 mod codec;
@@ -96,18 +97,18 @@ const MAX_TIMER_SLEEP: Duration = Duration::from_millis(500);
 
 impl GroupCoordinator {
     /// Opens the coordinator; committed offsets and group metadata are persisted in
-    /// `log` (the `__consumer_offsets` partition) and replayed from it here.
-    pub fn open(log: Arc<PartitionLog>, partition_exists: PartitionExists) -> Result<Arc<Self>, LogError> {
-        Self::open_with_config(log, partition_exists, GroupConfig::default())
+    /// `partition` (of `__consumer_offsets`) and replayed from it here.
+    pub fn open(partition: Arc<Partition>, partition_exists: PartitionExists) -> Result<Arc<Self>, LogError> {
+        Self::open_with_config(partition, partition_exists, GroupConfig::default())
     }
 
     /// [`open`](Self::open) with explicit settings.
     pub fn open_with_config(
-        log: Arc<PartitionLog>,
+        partition: Arc<Partition>,
         partition_exists: PartitionExists,
         config: GroupConfig,
     ) -> Result<Arc<Self>, LogError> {
-        Self::open_journal(Box::new(LogJournal { log }), partition_exists, config)
+        Self::open_journal(Box::new(LogJournal { partition }), partition_exists, config)
     }
 
     /// A coordinator that keeps offsets in memory only (nothing survives the process):
