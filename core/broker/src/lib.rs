@@ -8,8 +8,8 @@ mod codes;
 mod configs;
 mod fetch;
 pub mod group;
-mod meta_file;
-mod metadata;
+pub mod metadata;
+mod metadata_api;
 mod offsets;
 mod produce;
 mod producer_ids;
@@ -32,6 +32,7 @@ use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
 use klog_protocol::{api as versions, BoxFuture, Service};
 use klog_storage::LogConfig;
+use metadata::MetadataStore;
 use producer_ids::ProducerIdAllocator;
 use topics::TopicRegistry;
 
@@ -107,8 +108,9 @@ impl Broker {
     pub fn open(config: BrokerConfig) -> Result<Arc<Broker>> {
         std::fs::create_dir_all(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
-        let meta = producer_ids::BrokerMeta::load_or_init(&config.data_dir)?;
-        let registry = Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone())?);
+        let metadata = Arc::new(MetadataStore::open(&config.data_dir, config.node_id)?);
+        let registry =
+            Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone(), metadata.clone())?);
         let offsets_log = registry
             .logs()
             .create(OFFSETS_TOPIC, 0, offsets_log_config())
@@ -121,8 +123,8 @@ impl Broker {
         let groups = GroupCoordinator::open_with_config(offsets_log, partition_exists, config.group.clone())
             .map_err(topics::storage_error)?;
         let broker = Arc::new(Broker {
-            cluster_id: meta.cluster_id.clone(),
-            producer_ids: ProducerIdAllocator::new(&config.data_dir, meta)?,
+            cluster_id: metadata.image().cluster_id.clone(),
+            producer_ids: ProducerIdAllocator::new(config.node_id, metadata),
             advertised: parking_lot::RwLock::new(config.advertised.clone()),
             config,
             topics: registry,

@@ -1,72 +1,44 @@
-//! Broker identity (cluster id) and producer id allocation for InitProducerId.
+//! Producer ids for InitProducerId, handed out from blocks reserved in the
+//! metadata (so a restart, or another broker, never reuses one).
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
-use super::{meta_file, Broker};
+use super::Broker;
+use crate::metadata::{MetadataRecord, MetadataStore};
 use klog_protocol::error::Result;
 
-/// Producer ids are reserved on disk in blocks of this size, so a restart never reuses one.
+/// Producer ids reserved in the metadata at a time.
 const ID_BLOCK: i64 = 1000;
 
-/// Persistent broker metadata in `<data>/meta/broker.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct BrokerMeta {
-    /// Cluster id generated when the directory was first used.
-    pub cluster_id: String,
-    /// Producer ids below this were (possibly) handed out.
-    pub producer_id_reserved: i64,
-}
-
-impl BrokerMeta {
-    fn path(data_dir: &Path) -> PathBuf {
-        data_dir.join("meta").join("broker.json")
-    }
-
-    /// Loads the metadata, creating it with a fresh cluster id on first use.
-    pub fn load_or_init(data_dir: &Path) -> Result<BrokerMeta> {
-        let path = Self::path(data_dir);
-        if let Some(meta) = meta_file::read_json(&path)? {
-            return Ok(meta);
-        }
-        let meta = BrokerMeta {
-            cluster_id: uuid::Uuid::new_v4().simple().to_string()[..22].to_string(),
-            producer_id_reserved: 0,
-        };
-        meta_file::write_json(&path, &meta)?;
-        Ok(meta)
-    }
-}
-
-/// Hands out producer ids, reserving blocks durably before use.
+/// Hands out producer ids from the block this broker reserved last.
 pub struct ProducerIdAllocator {
-    path: PathBuf,
-    state: Mutex<(i64, BrokerMeta)>,
+    node_id: i32,
+    metadata: Arc<MetadataStore>,
+    /// The next id to hand out and the end of the reserved block.
+    block: Mutex<(i64, i64)>,
 }
 
 impl ProducerIdAllocator {
-    /// Continues after the last reserved block.
-    pub fn new(data_dir: &Path, meta: BrokerMeta) -> Result<Self> {
-        let next = meta.producer_id_reserved;
-        Ok(ProducerIdAllocator { path: BrokerMeta::path(data_dir), state: Mutex::new((next, meta)) })
+    /// An allocator for node `node_id` that reserves its first block when first asked.
+    pub fn new(node_id: i32, metadata: Arc<MetadataStore>) -> Self {
+        ProducerIdAllocator { node_id, metadata, block: Mutex::new((0, 0)) }
     }
 
     /// A producer id never handed out before.
     pub fn next_id(&self) -> Result<i64> {
-        let mut state = self.state.lock();
-        let (next, meta) = &mut *state;
-        if *next >= meta.producer_id_reserved {
-            let mut reserved = meta.clone();
-            reserved.producer_id_reserved = *next + ID_BLOCK;
-            meta_file::write_json(&self.path, &reserved)?;
-            *meta = reserved;
+        let mut block = self.block.lock();
+        if block.0 >= block.1 {
+            let start = self.metadata.image().next_producer_id;
+            let record = MetadataRecord::ProducerIds { broker: self.node_id, next: start + ID_BLOCK };
+            self.metadata.commit(vec![record])?;
+            *block = (start, start + ID_BLOCK);
         }
-        let id = *next;
-        *next += 1;
+        let id = block.0;
+        block.0 += 1;
         Ok(id)
     }
 }
@@ -109,13 +81,15 @@ mod tests {
     #[test]
     fn producer_ids_are_never_reused_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
-        let meta = BrokerMeta::load_or_init(dir.path()).unwrap();
-        let ids = ProducerIdAllocator::new(dir.path(), meta.clone()).unwrap();
+        let metadata = Arc::new(MetadataStore::open(dir.path(), 1).unwrap());
+        let ids = ProducerIdAllocator::new(1, metadata.clone());
         let first: Vec<i64> = (0..3).map(|_| ids.next_id().unwrap()).collect();
         assert_eq!(first, vec![0, 1, 2]);
-        let reopened = BrokerMeta::load_or_init(dir.path()).unwrap();
-        assert_eq!(reopened.cluster_id, meta.cluster_id);
-        let ids = ProducerIdAllocator::new(dir.path(), reopened).unwrap();
+        let cluster_id = metadata.image().cluster_id.clone();
+        drop((ids, metadata));
+        let reopened = Arc::new(MetadataStore::open(dir.path(), 1).unwrap());
+        assert_eq!(reopened.image().cluster_id, cluster_id);
+        let ids = ProducerIdAllocator::new(1, reopened);
         assert!(ids.next_id().unwrap() > 2);
     }
 }

@@ -1,30 +1,21 @@
-//! The topic registry: names, ids, partition counts and config overrides,
-//! persisted in `<data>/meta/topics.json`, with each partition's open log.
+//! The topic registry: the topics of the metadata image, each with its open
+//! partition replicas. Changes are metadata records committed to the
+//! [`MetadataStore`]; the registry then opens or removes the logs they name.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::meta_file;
+use crate::metadata::{MetadataRecord, MetadataStore, PartitionImage};
 use crate::replica::Partition;
 use klog_protocol::error::{Error, ErrorKind, Result};
 use klog_storage::{LogConfig, LogManager, PartitionLog};
 
 /// Longest topic name Kafka accepts.
 const MAX_TOPIC_NAME_LEN: usize = 249;
-
-/// A topic as persisted.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-struct TopicRecord {
-    name: String,
-    id: Uuid,
-    partitions: i32,
-    configs: BTreeMap<String, String>,
-}
 
 /// A topic and its open partition logs. Immutable: changes replace the `Arc<Topic>`.
 pub struct Topic {
@@ -50,26 +41,17 @@ impl Topic {
     pub fn replica(&self, partition: i32) -> Option<&Arc<Partition>> {
         usize::try_from(partition).ok().and_then(|p| self.partitions.get(p))
     }
-
-    fn record(&self) -> TopicRecord {
-        TopicRecord {
-            name: self.name.clone(),
-            id: self.id,
-            partitions: self.partitions.len() as i32,
-            configs: self.overrides.clone(),
-        }
-    }
 }
 
 /// All topics of the broker.
 pub struct TopicRegistry {
     /// This broker's node id: the leader of every partition on a single node.
     node_id: i32,
-    file: PathBuf,
+    metadata: Arc<MetadataStore>,
     defaults: LogConfig,
     logs: LogManager,
     topics: RwLock<BTreeMap<String, Arc<Topic>>>,
-    /// Serializes changes (create/delete/alter) so the file matches memory.
+    /// Serializes changes (create/delete/alter) so the logs match the metadata.
     change: parking_lot::Mutex<()>,
 }
 
@@ -90,27 +72,26 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
 }
 
 impl TopicRegistry {
-    /// Loads the registry from `<data_dir>/meta/topics.json` and opens every partition
-    /// log, led by node `node_id`.
-    pub fn open(data_dir: &Path, node_id: i32, defaults: LogConfig) -> Result<Self> {
-        let file = data_dir.join("meta").join("topics.json");
-        let records: Vec<TopicRecord> = meta_file::read_json(&file)?.unwrap_or_default();
-        let configs: HashMap<String, LogConfig> = records
-            .iter()
-            .map(|r| Ok((r.name.clone(), defaults.with_overrides(&r.configs)?)))
+    /// Opens the partition logs of every topic in `metadata`'s image (led by node
+    /// `node_id`), deleting logs of topics it does not know.
+    pub fn open(data_dir: &Path, node_id: i32, defaults: LogConfig, metadata: Arc<MetadataStore>) -> Result<Self> {
+        let image = metadata.image();
+        let configs: HashMap<String, LogConfig> = image
+            .topics
+            .values()
+            .map(|t| Ok((t.name.clone(), defaults.with_overrides(&t.configs)?)))
             .collect::<Result<_, klog_storage::LogError>>()
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("stored topic config rejected: {e}")))?;
         let fallback = defaults.clone();
         let config_for = |topic: &str| configs.get(topic).cloned().unwrap_or_else(|| fallback.clone());
         let logs = LogManager::open(data_dir, &config_for).map_err(storage_error)?;
-        // Partition logs without a registry entry belong to a topic whose creation or
-        // deletion was cut short by a crash: they must not resurface in a new topic.
-        let registered: std::collections::HashSet<&str> = records.iter().map(|r| r.name.as_str()).collect();
+        // Partition logs of a topic the metadata does not know belong to a creation or
+        // deletion cut short by a crash: they must not resurface in a new topic.
         let mut orphans: Vec<String> = logs
             .partitions()
             .into_iter()
             .map(|((topic, _), _)| topic)
-            .filter(|t| !registered.contains(t.as_str()) && !t.starts_with("__"))
+            .filter(|t| !image.topics.contains_key(t) && !t.starts_with("__"))
             .collect();
         orphans.sort();
         orphans.dedup();
@@ -119,16 +100,19 @@ impl TopicRegistry {
             logs.delete_topic(&topic).map_err(storage_error)?;
         }
         let mut topics = BTreeMap::new();
-        for record in records {
-            let config = config_for(&record.name);
-            let partitions = (0..record.partitions)
-                .map(|p| logs.create(&record.name, p, config.clone()).map(|log| lead(node_id, log)))
+        for t in image.topics.values() {
+            let config = config_for(&t.name);
+            let partitions = t
+                .partitions
+                .iter()
+                .map(|(&p, image)| logs.create(&t.name, p, config.clone()).map(|log| replica(node_id, log, image)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(storage_error)?;
-            let topic = Topic { name: record.name, id: record.id, overrides: record.configs, config, partitions };
+            let topic = Topic { name: t.name.clone(), id: t.id, overrides: t.configs.clone(), config, partitions };
             topics.insert(topic.name.clone(), Arc::new(topic));
         }
-        Ok(TopicRegistry { node_id, file, defaults, logs, topics: RwLock::new(topics), change: Default::default() })
+        let topics = RwLock::new(topics);
+        Ok(TopicRegistry { node_id, metadata, defaults, logs, topics, change: Default::default() })
     }
 
     /// The broker-wide default log config.
@@ -172,14 +156,24 @@ impl TopicRegistry {
     pub fn create(&self, name: &str, partitions: i32, overrides: BTreeMap<String, String>) -> Result<Arc<Topic>> {
         let _change = self.change.lock();
         let config = self.check_create(name, partitions, &overrides)?;
+        let id = Uuid::new_v4();
+        let mut records = vec![MetadataRecord::Topic { name: name.to_string(), id }];
+        records.extend((0..partitions).map(|p| self.new_partition(id, p)));
+        records.extend(overrides.iter().map(|(key, value)| MetadataRecord::TopicConfig {
+            topic_id: id,
+            key: key.clone(),
+            value: Some(value.clone()),
+        }));
+        // Logs first: a crash before the commit leaves orphans that the next open deletes.
         let logs = (0..partitions)
             .map(|p| self.logs.create(name, p, config.clone()).map(|log| lead(self.node_id, log)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(storage_error)?;
-        let topic = Arc::new(Topic { name: name.to_string(), id: Uuid::new_v4(), overrides, config, partitions: logs });
-        self.commit(|topics| {
+        self.metadata.commit(records)?;
+        let topic = Arc::new(Topic { name: name.to_string(), id, overrides, config, partitions: logs });
+        self.publish(|topics| {
             topics.insert(name.to_string(), topic.clone());
-        })?;
+        });
         Ok(topic)
     }
 
@@ -187,9 +181,10 @@ impl TopicRegistry {
     pub fn delete(&self, name: &str) -> Result<Arc<Topic>> {
         let _change = self.change.lock();
         let topic = self.get(name).ok_or_else(|| unknown_topic(name))?;
-        self.commit(|topics| {
+        self.metadata.commit(vec![MetadataRecord::RemoveTopic { id: topic.id }])?;
+        self.publish(|topics| {
             topics.remove(name);
-        })?;
+        });
         self.logs.delete_topic(name).map_err(storage_error)?;
         Ok(topic)
     }
@@ -212,6 +207,7 @@ impl TopicRegistry {
             let log = self.logs.create(name, p, topic.config.clone()).map_err(storage_error)?;
             partitions.push(lead(self.node_id, log));
         }
+        self.metadata.commit((current..count).map(|p| self.new_partition(topic.id, p)).collect())?;
         let updated = Arc::new(Topic {
             name: topic.name.clone(),
             id: topic.id,
@@ -219,9 +215,10 @@ impl TopicRegistry {
             config: topic.config.clone(),
             partitions,
         });
-        self.commit(|topics| {
+        self.publish(|topics| {
             topics.insert(name.to_string(), updated);
-        })
+        });
+        Ok(())
     }
 
     /// Replaces a topic's config overrides (validated first).
@@ -232,6 +229,13 @@ impl TopicRegistry {
         if validate_only {
             return Ok(());
         }
+        let removed = topic.overrides.keys().filter(|k| !overrides.contains_key(*k)).map(|k| (k.clone(), None));
+        let set = overrides.iter().filter(|(k, v)| topic.overrides.get(*k) != Some(*v));
+        let records = removed
+            .chain(set.map(|(k, v)| (k.clone(), Some(v.clone()))))
+            .map(|(key, value)| MetadataRecord::TopicConfig { topic_id: topic.id, key, value })
+            .collect();
+        self.metadata.commit(records)?;
         for partition in &topic.partitions {
             partition.log().update_config(config.clone());
         }
@@ -242,28 +246,43 @@ impl TopicRegistry {
             config,
             partitions: topic.partitions.clone(),
         });
-        self.commit(|topics| {
+        self.publish(|topics| {
             topics.insert(name.to_string(), updated);
-        })
+        });
+        Ok(())
     }
 
-    /// Applies `change` to a copy of the map, persists it, then publishes it.
-    fn commit(&self, change: impl FnOnce(&mut BTreeMap<String, Arc<Topic>>)) -> Result<()> {
+    /// The record of a new partition led by this node alone.
+    fn new_partition(&self, topic_id: Uuid, partition: i32) -> MetadataRecord {
+        let node = self.node_id;
+        MetadataRecord::Partition {
+            topic_id,
+            partition,
+            replicas: vec![node],
+            isr: vec![node],
+            leader: node,
+            leader_epoch: 0,
+        }
+    }
+
+    /// Publishes a changed copy of the topic map.
+    fn publish(&self, change: impl FnOnce(&mut BTreeMap<String, Arc<Topic>>)) {
         let mut next = self.topics.read().clone();
         change(&mut next);
-        let records: Vec<TopicRecord> = next.values().map(|t| t.record()).collect();
-        meta_file::write_json(&self.file, &records)?;
         *self.topics.write() = next;
-        Ok(())
     }
 }
 
-/// Leads `log` from node `node_id`, the whole ISR of a single node: everything in
-/// it is committed. The leader epoch stays 0 until leadership can move.
+/// Leads `log` from node `node_id` as its only in-sync replica (internal
+/// partitions, and topics just created on a single node).
 pub fn lead(node_id: i32, log: Arc<PartitionLog>) -> Arc<Partition> {
     Partition::leader(log, node_id, 0, vec![node_id])
 }
 
+/// The replica of `log` as the metadata describes its partition.
+fn replica(node_id: i32, log: Arc<PartitionLog>, image: &PartitionImage) -> Arc<Partition> {
+    Partition::leader(log, node_id, image.leader_epoch, image.isr.clone())
+}
 /// Error for a topic that does not exist.
 pub fn unknown_topic(name: &str) -> Error {
     Error::new(ErrorKind::NotFound, format!("unknown topic {name:?}"))

@@ -472,13 +472,14 @@ async fn produce_v0_and_v1_answer_in_their_own_layout() {
 #[tokio::test]
 async fn partition_logs_of_an_unregistered_topic_do_not_resurface() {
     let broker = TestBroker::start().await;
+    let metadata_log = broker.dir.path().join("meta").join("metadata.log");
+    let before = std::fs::read(&metadata_log).unwrap();
     let mut conn = broker.connect().await;
     assert_eq!(create_topic(&mut conn, "ghost", 1, &[]).await, 0);
     conn.call(produce_request("ghost", 0, batch(&[b"stale"], Compression::None), 1), 9).await;
     drop(conn);
-    let dir = broker.dir.path().to_path_buf();
     // As if the broker died after creating the logs but before recording the topic.
-    let broker = broker.restart_after(|| std::fs::write(dir.join("meta").join("topics.json"), "[]").unwrap()).await;
+    let broker = broker.restart_after(|| std::fs::write(&metadata_log, &before).unwrap()).await;
     let mut conn = broker.connect().await;
     assert_eq!(create_topic(&mut conn, "ghost", 1, &[]).await, 0);
     let resp = conn.call(fetch_request("ghost", 0, 0, 0, 0), 11).await;
