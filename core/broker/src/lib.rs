@@ -21,7 +21,7 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
@@ -30,7 +30,7 @@ use tokio::sync::Notify;
 
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
-use klog_protocol::{api as versions, BoxFuture, Service};
+use klog_protocol::{api as versions, BoxFuture, Clock, Service, SystemClock};
 use klog_storage::LogConfig;
 use metadata::MetadataStore;
 use producer_ids::ProducerIdAllocator;
@@ -67,6 +67,8 @@ pub struct BrokerConfig {
     pub group: GroupConfig,
     /// How often retention, time-based flush and checkpoints run.
     pub maintenance_interval: Duration,
+    /// The wall clock (timestamps, retention, group expiry).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl BrokerConfig {
@@ -81,6 +83,7 @@ impl BrokerConfig {
             log: LogConfig::default(),
             group: GroupConfig::default(),
             maintenance_interval: Duration::from_secs(5),
+            clock: Arc::new(SystemClock),
         }
     }
 }
@@ -120,7 +123,7 @@ impl Broker {
         let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {
             lookup.get(topic).is_some_and(|t| t.partition(partition).is_some())
         });
-        let groups = GroupCoordinator::open_with_config(offsets_log, partition_exists, config.group.clone())
+        let groups = GroupCoordinator::open(offsets_log, partition_exists, config.group.clone(), config.clock.clone())
             .map_err(topics::storage_error)?;
         let broker = Arc::new(Broker {
             cluster_id: metadata.image().cluster_id.clone(),
@@ -252,9 +255,11 @@ fn offsets_log_config() -> LogConfig {
     LogConfig { retention_ms: -1, retention_bytes: -1, segment_bytes: 100 * 1024 * 1024, ..LogConfig::default() }
 }
 
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+impl Broker {
+    /// Wall-clock milliseconds since the Unix epoch, from the configured clock.
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.config.clock.now_ms()
+    }
 }
 
 /// Takes an exclusive lock on `<data_dir>/.lock` so two brokers never share a directory.
@@ -282,7 +287,7 @@ fn spawn_maintenance(broker: &Arc<Broker>) {
         loop {
             ticker.tick().await;
             let Some(broker) = weak.upgrade() else { break };
-            let result = tokio::task::spawn_blocking(move || broker.topics.logs().maintain(now_ms())).await;
+            let result = tokio::task::spawn_blocking(move || broker.topics.logs().maintain(broker.now_ms())).await;
             match result {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "log maintenance failed"),

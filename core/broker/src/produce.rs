@@ -10,7 +10,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::codes::log_error_code;
-use super::{now_ms, Broker};
+use super::Broker;
 use crate::replica::Partition;
 use klog_storage::{AppendInfo, LogError};
 
@@ -47,7 +47,7 @@ impl Broker {
                 } else if let (Some(replica), Some(topic)) = (replica, topic.as_ref()) {
                     let records = partition_data.records.unwrap_or_default();
                     let fsync = topic.config.flush_messages != u64::MAX;
-                    append(replica, records, fsync, wait).await
+                    append(replica, records, fsync, wait, self.now_ms()).await
                 } else {
                     Err((ResponseError::UnknownTopicOrPartition.code(), "unknown topic or partition".to_string()))
                 };
@@ -83,9 +83,9 @@ async fn append(
     records: Bytes,
     fsync: bool,
     wait: Option<Duration>,
+    now: i64,
 ) -> Result<AppendInfo, (i16, String)> {
     let storage_error = |e: LogError| (log_error_code(&e), e.to_string());
-    let now = now_ms();
     let info = if fsync {
         let replica = replica.clone();
         tokio::task::spawn_blocking(move || replica.append_as_leader(records, now))

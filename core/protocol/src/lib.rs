@@ -9,6 +9,7 @@
 //! - [`error`]: klog's public error type.
 
 pub mod api;
+pub mod clock;
 pub mod codes;
 mod context;
 pub mod error;
@@ -17,6 +18,7 @@ mod legacy;
 pub mod record;
 mod service;
 
+pub use clock::{Clock, SystemClock};
 pub use context::RequestContext;
 pub use error::{Error, ErrorKind, Result};
 pub use service::{BoxFuture, Service};

@@ -1,10 +1,9 @@
 //! Where the coordinator persists its records: the `__consumer_offsets` partition
-//! log in production, a vector in tests and in-memory mode.
+//! log in production, a vector in tests.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use parking_lot::Mutex;
 
 use super::codec;
 use crate::replica::Partition;
@@ -61,11 +60,13 @@ impl OffsetJournal for LogJournal {
 
 /// A journal kept in memory: nothing survives the process. Shared so that tests
 /// can reopen a coordinator over the same records.
+#[cfg(test)]
 #[derive(Clone, Default)]
 pub(crate) struct MemJournal {
-    pub batches: Arc<Mutex<Vec<Bytes>>>,
+    pub batches: Arc<parking_lot::Mutex<Vec<Bytes>>>,
 }
 
+#[cfg(test)]
 impl OffsetJournal for MemJournal {
     fn append(&self, batch: Bytes, _now_ms: i64) -> Result<(), LogError> {
         self.batches.lock().push(batch);

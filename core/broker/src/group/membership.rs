@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use super::state::{Group, GroupState, InitialDelay, JoinOutcome, Member, SyncOutcome};
-use super::{ms, now_ms, GroupCoordinator, Inner};
+use super::{ms, GroupCoordinator, Inner};
 
 pub(crate) enum Reply<T> {
     Now(T),
@@ -134,7 +134,7 @@ impl GroupCoordinator {
             if !member_id.is_empty() {
                 return fail(E::UnknownMemberId.code());
             }
-            inner.groups.insert(gid.to_owned(), Group::new(gid, now_ms()));
+            inner.groups.insert(gid.to_owned(), Group::new(gid, self.now_ms()));
             true
         };
         let Some(group) = inner.groups.get_mut(gid) else { return fail(E::CoordinatorNotAvailable.code()) };
@@ -361,7 +361,7 @@ impl GroupCoordinator {
             group.join_deadline = Some(now + ms(rebalance_ms as i64));
         }
         group.state = GroupState::PreparingRebalance;
-        group.state_timestamp = now_ms();
+        group.state_timestamp = self.now_ms();
     }
 
     pub(super) fn try_complete_join(&self, group: &mut Group, now: Instant) {
@@ -382,7 +382,7 @@ impl GroupCoordinator {
         group.initial_delay = None;
         group.new_member_added = false;
         group.generation = if group.generation >= i32::MAX - 1 { 1 } else { group.generation + 1 };
-        group.state_timestamp = now_ms();
+        group.state_timestamp = self.now_ms();
         if group.members.is_empty() {
             group.protocol_name = None;
             group.leader = None;
@@ -502,7 +502,7 @@ impl GroupCoordinator {
                     match self.persist_group(group) {
                         Ok(()) => {
                             group.state = GroupState::Stable;
-                            group.state_timestamp = now_ms();
+                            group.state_timestamp = self.now_ms();
                             let (ptype, pname) = (group.protocol_type.clone(), group.protocol_name.clone());
                             for m in group.members.iter_mut() {
                                 let assignment = m.assignment.clone();

@@ -36,7 +36,8 @@ mod tests;
 
 pub use state::GroupState;
 
-use journal::{LogJournal, MemJournal, OffsetJournal};
+use journal::{LogJournal, OffsetJournal};
+use klog_protocol::Clock;
 use state::Group;
 
 /// Tells whether a topic partition exists (OffsetCommit for unknown partitions fails).
@@ -89,6 +90,7 @@ pub struct GroupCoordinator {
     journal: Box<dyn OffsetJournal>,
     partition_exists: PartitionExists,
     config: GroupConfig,
+    clock: Arc<dyn Clock>,
     timer: Arc<TimerShared>,
 }
 
@@ -98,45 +100,28 @@ const MAX_TIMER_SLEEP: Duration = Duration::from_millis(500);
 impl GroupCoordinator {
     /// Opens the coordinator; committed offsets and group metadata are persisted in
     /// `partition` (of `__consumer_offsets`) and replayed from it here.
-    pub fn open(partition: Arc<Partition>, partition_exists: PartitionExists) -> Result<Arc<Self>, LogError> {
-        Self::open_with_config(partition, partition_exists, GroupConfig::default())
-    }
-
-    /// [`open`](Self::open) with explicit settings.
-    pub fn open_with_config(
+    pub fn open(
         partition: Arc<Partition>,
         partition_exists: PartitionExists,
         config: GroupConfig,
+        clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, LogError> {
-        Self::open_journal(Box::new(LogJournal { partition }), partition_exists, config)
-    }
-
-    /// A coordinator that keeps offsets in memory only (nothing survives the process):
-    /// for tests and for embedded brokers without an offsets log.
-    pub fn open_in_memory(partition_exists: PartitionExists, config: GroupConfig) -> Arc<Self> {
-        Self::build(HashMap::new(), Box::new(MemJournal::default()), partition_exists, config)
+        Self::open_journal(Box::new(LogJournal { partition }), partition_exists, config, clock)
     }
 
     fn open_journal(
         journal: Box<dyn OffsetJournal>,
         partition_exists: PartitionExists,
         config: GroupConfig,
+        clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, LogError> {
-        let groups = offsets::replay(journal.as_ref())?;
-        Ok(Self::build(groups, journal, partition_exists, config))
-    }
-
-    fn build(
-        groups: HashMap<String, Group>,
-        journal: Box<dyn OffsetJournal>,
-        partition_exists: PartitionExists,
-        config: GroupConfig,
-    ) -> Arc<Self> {
+        let groups = offsets::replay(journal.as_ref(), clock.now_ms())?;
         let c = Arc::new(GroupCoordinator {
             inner: Mutex::new(Inner { groups, closed: false }),
             journal,
             partition_exists,
             config,
+            clock,
             timer: Arc::new(TimerShared {
                 notify: Notify::new(),
                 stopped: AtomicBool::new(false),
@@ -144,7 +129,12 @@ impl GroupCoordinator {
             }),
         });
         c.ensure_timer();
-        c
+        Ok(c)
+    }
+
+    /// Wall-clock milliseconds since the epoch.
+    fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// JoinGroup: waits until the rebalance completes (or the rebalance timeout).
@@ -266,7 +256,7 @@ impl GroupCoordinator {
             return None;
         }
         let mut next: Option<Instant> = None;
-        let wall = now_ms();
+        let wall = self.now_ms();
         let retention = self.config.empty_group_retention_ms.min(i64::MAX as u64) as i64;
         let mut idle = Vec::new();
         for group in inner.groups.values_mut() {
@@ -311,11 +301,6 @@ async fn timer_loop(weak: Weak<GroupCoordinator>, shared: Arc<TimerShared>) {
             _ = shared.notify.notified() => {}
         }
     }
-}
-
-/// Wall-clock milliseconds since the epoch.
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn ms(v: i64) -> Duration {

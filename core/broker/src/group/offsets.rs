@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::codec::{self, GroupValue, LogKey, MemberValue, OffsetValue};
 use super::journal::OffsetJournal;
 use super::state::{Group, GroupState, Member};
-use super::{ms, now_ms, GroupCoordinator};
+use super::{ms, GroupCoordinator};
 use klog_storage::LogError;
 
 /// Maps a storage failure to the error code Kafka's coordinator answers.
@@ -62,7 +62,7 @@ impl GroupCoordinator {
         if entries.is_empty() {
             return Ok(());
         }
-        let now = now_ms();
+        let now = self.now_ms();
         let batch = codec::encode_batch(entries, now).map_err(|e| {
             tracing::error!("cannot encode offsets batch: {e}");
             E::UnknownServerError.code()
@@ -125,7 +125,7 @@ impl GroupCoordinator {
             false
         } else if generation < 0 {
             // Not using group management: the commit creates an Empty group (as Kafka).
-            inner.groups.insert(gid.to_owned(), Group::new(gid, now_ms()));
+            inner.groups.insert(gid.to_owned(), Group::new(gid, self.now_ms()));
             true
         } else {
             return all(E::IllegalGeneration.code());
@@ -149,7 +149,7 @@ impl GroupCoordinator {
             m.session_deadline = now + ms(m.session_timeout_ms as i64);
         }
 
-        let commit_ts = now_ms();
+        let commit_ts = self.now_ms();
         let mut codes = Vec::with_capacity(count);
         let mut records = Vec::new();
         let mut values = Vec::new();
@@ -374,10 +374,9 @@ fn fetch_topics(
 }
 
 /// Rebuilds groups and offsets from the journal.
-pub(super) fn replay(journal: &dyn OffsetJournal) -> Result<HashMap<String, Group>, LogError> {
+pub(super) fn replay(journal: &dyn OffsetJournal, now_wall: i64) -> Result<HashMap<String, Group>, LogError> {
     let mut groups: HashMap<String, Group> = HashMap::new();
     let mut metadata: HashMap<String, GroupValue> = HashMap::new();
-    let now_wall = now_ms();
     let batches =
         journal.replay()?.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
     for batch in batches {

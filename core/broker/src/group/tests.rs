@@ -19,6 +19,8 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use tokio::time::Instant;
 
+use klog_protocol::SystemClock;
+
 use super::journal::MemJournal;
 use super::{GroupConfig, GroupCoordinator, GroupState, PartitionExists};
 
@@ -40,7 +42,8 @@ fn exists() -> PartitionExists {
 }
 
 fn open(journal: &MemJournal, initial_delay_ms: u64) -> Arc<GroupCoordinator> {
-    GroupCoordinator::open_journal(Box::new(journal.clone()), exists(), config(initial_delay_ms)).unwrap()
+    GroupCoordinator::open_journal(Box::new(journal.clone()), exists(), config(initial_delay_ms), Arc::new(SystemClock))
+        .unwrap()
 }
 
 /// Consumer-protocol subscription metadata for `topics`.
@@ -732,6 +735,7 @@ async fn idle_empty_groups_are_removed() {
         Box::new(journal.clone()),
         exists(),
         GroupConfig { empty_group_retention_ms: 50, ..config(0) },
+        Arc::new(SystemClock),
     )
     .unwrap();
     // A MEMBER_ID_REQUIRED handshake that is never completed.
