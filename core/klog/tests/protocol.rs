@@ -81,7 +81,7 @@ async fn api_versions_advertises_exactly_the_implemented_table() {
     let advertised: Vec<(i16, i16, i16)> =
         resp.api_keys.iter().map(|k| (k.api_key, k.min_version, k.max_version)).collect();
     let table: Vec<(i16, i16, i16)> =
-        klog::protocol::api::SUPPORTED.iter().map(|&(k, min, max)| (k as i16, min, max)).collect();
+        klog::protocol::api::SUPPORTED.iter().map(|a| (a.key as i16, a.min, a.max)).collect();
     assert_eq!(advertised, table);
     broker.stop().await;
 }
@@ -375,7 +375,7 @@ async fn every_advertised_version_produces_an_encodable_response() {
     let broker = TestBroker::start().await;
     let mut conn = broker.connect().await;
     assert_eq!(create_topic(&mut conn, "t", 1, &[]).await, 0);
-    for &(key, min, max) in klog::protocol::api::SUPPORTED {
+    for &klog::protocol::api::ApiSpec { key, min, max, .. } in klog::protocol::api::SUPPORTED {
         for version in min..=max {
             let response = broker.broker.handle(&Default::default(), version, sample_request(key)).await;
             let mut out = BytesMut::new();
