@@ -3,12 +3,16 @@
 //! Incremental fetch sessions (KIP-227) are refused the way Kafka allows: a new
 //! session is never created (session id 0), so clients send full fetches.
 
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::ResponseError;
+use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::codes::log_error_code;
 use super::Broker;
@@ -22,18 +26,33 @@ impl Broker {
             return response;
         }
         let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+        // Watch the requested partitions before reading so an append in between is not missed.
+        let mut watches = self.high_watermark_watches(&req);
         loop {
-            // Register for wake-ups before reading so an append in between is not missed.
-            let notified = self.data_arrived.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
+            for watch in &mut watches {
+                watch.borrow_and_update();
+            }
             let (response, bytes, has_error) = self.read_fetch(&req);
             let now = Instant::now();
             if bytes >= req.min_bytes.max(0) as usize || has_error || now >= deadline {
                 return response;
             }
-            let _ = tokio::time::timeout(deadline - now, notified).await;
+            let _ = tokio::time::timeout_at(deadline, any_changed(&mut watches)).await;
         }
+    }
+
+    /// A watch of the high watermark of every requested partition this broker has.
+    fn high_watermark_watches(&self, req: &FetchRequest) -> Vec<watch::Receiver<i64>> {
+        let mut watches = Vec::new();
+        for fetch_topic in &req.topics {
+            let Some(topic) = self.topics.get(fetch_topic.topic.as_str()) else { continue };
+            for p in &fetch_topic.partitions {
+                if let Some(replica) = topic.replica(p.partition) {
+                    watches.push(replica.watch_high_watermark());
+                }
+            }
+        }
+        watches
     }
 
     /// One pass over the requested partitions: (response, bytes returned, any error).
@@ -87,4 +106,18 @@ impl Broker {
         }
         (response, total, has_error)
     }
+}
+
+/// Resolves when any of `watches` sees a new value (never, for none).
+async fn any_changed(watches: &mut [watch::Receiver<i64>]) {
+    let mut changes: Vec<_> = watches.iter_mut().map(|w| Box::pin(w.changed())).collect();
+    std::future::poll_fn(|cx| {
+        let changed = changes.iter_mut().any(|c| c.as_mut().poll(cx).is_ready());
+        if changed {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }

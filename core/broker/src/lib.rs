@@ -26,7 +26,6 @@ use std::time::Duration;
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
 pub use klog_protocol::RequestContext;
-use tokio::sync::Notify;
 
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
@@ -95,8 +94,6 @@ pub struct Broker {
     topics: Arc<TopicRegistry>,
     groups: Arc<GroupCoordinator>,
     producer_ids: ProducerIdAllocator,
-    /// Woken on every append, for long-poll fetches.
-    data_arrived: Notify,
     /// Where clients reach this broker; set again when an embedded broker starts listening.
     advertised: parking_lot::RwLock<Endpoint>,
     /// Held until shutdown: one process per data directory.
@@ -132,7 +129,6 @@ impl Broker {
             config,
             topics: registry,
             groups,
-            data_arrived: Notify::new(),
             dir_lock: parking_lot::Mutex::new(Some(lock)),
             closed: AtomicBool::new(false),
         });
@@ -223,11 +219,6 @@ impl Broker {
     /// Whether [`Broker::shutdown`] was called.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
-    }
-
-    /// Wakes long-poll fetches after an append.
-    fn notify_data_arrived(&self) {
-        self.data_arrived.notify_waiters();
     }
 }
 

@@ -25,7 +25,6 @@ impl Broker {
         let transactional = req.transactional_id.is_some();
         let wait =
             (req.acks == -1).then(|| Duration::from_millis(req.timeout_ms.max(0) as u64).min(MAX_PRODUCE_TIMEOUT));
-        let mut appended = false;
         for topic_data in req.topic_data {
             let mut topic_response = TopicProduceResponse::default();
             topic_response.name = topic_data.name.clone();
@@ -53,7 +52,6 @@ impl Broker {
                 };
                 match outcome {
                     Ok(info) => {
-                        appended |= !info.duplicate;
                         part.base_offset = info.base_offset;
                         part.log_append_time_ms = info.log_append_time_ms;
                         part.log_start_offset = info.log_start_offset;
@@ -67,9 +65,6 @@ impl Broker {
                 topic_response.partition_responses.push(part);
             }
             response.responses.push(topic_response);
-        }
-        if appended {
-            self.notify_data_arrived();
         }
         response
     }
