@@ -94,8 +94,8 @@ pub struct Broker {
     topics: Arc<TopicRegistry>,
     groups: Arc<GroupCoordinator>,
     producer_ids: ProducerIdAllocator,
-    /// Where clients reach this broker; set again when an embedded broker starts listening.
-    advertised: parking_lot::RwLock<Endpoint>,
+    /// The metadata: where clients reach this broker is its registration there.
+    metadata: Arc<MetadataStore>,
     /// Held until shutdown: one process per data directory.
     dir_lock: parking_lot::Mutex<Option<File>>,
     /// Set by [`Broker::shutdown`]; in-process clients then fail with `Closed`.
@@ -109,6 +109,8 @@ impl Broker {
         std::fs::create_dir_all(&config.data_dir)?;
         let lock = lock_data_dir(&config.data_dir)?;
         let metadata = Arc::new(MetadataStore::open(&config.data_dir, config.node_id)?);
+        check_owner(&metadata, config.node_id, &config.data_dir)?;
+        register(&metadata, config.node_id, &config.advertised)?;
         let registry =
             Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone(), metadata.clone())?);
         let offsets_log = registry
@@ -124,8 +126,8 @@ impl Broker {
             .map_err(topics::storage_error)?;
         let broker = Arc::new(Broker {
             cluster_id: metadata.image().cluster_id.clone(),
-            producer_ids: ProducerIdAllocator::new(config.node_id, metadata),
-            advertised: parking_lot::RwLock::new(config.advertised.clone()),
+            producer_ids: ProducerIdAllocator::new(config.node_id, metadata.clone()),
+            metadata,
             config,
             topics: registry,
             groups,
@@ -144,12 +146,20 @@ impl Broker {
 
     /// The address given to clients in metadata.
     pub fn advertised(&self) -> Endpoint {
-        self.advertised.read().clone()
+        match self.metadata.image().brokers.get(&self.config.node_id) {
+            Some(b) => Endpoint { host: b.host.clone(), port: b.port },
+            None => self.config.advertised.clone(),
+        }
     }
 
     /// Changes the address given to clients (e.g. once a listener's port is known).
-    pub fn set_advertised(&self, endpoint: Endpoint) {
-        *self.advertised.write() = endpoint;
+    pub fn set_advertised(&self, endpoint: Endpoint) -> Result<()> {
+        register(&self.metadata, self.config.node_id, &endpoint)
+    }
+
+    /// The current metadata image.
+    pub fn metadata_image(&self) -> Arc<metadata::MetadataImage> {
+        self.metadata.image()
     }
 
     /// The cluster id, generated once per data directory.
@@ -251,6 +261,29 @@ impl Broker {
     pub(crate) fn now_ms(&self) -> i64 {
         self.config.clock.now_ms()
     }
+}
+
+/// Refuses a data directory whose metadata names other brokers but not `node_id`
+/// (a single node's `node.id` changed under its data).
+fn check_owner(metadata: &MetadataStore, node_id: i32, data_dir: &std::path::Path) -> Result<()> {
+    let image = metadata.image();
+    match image.brokers.keys().next() {
+        Some(&other) if !image.brokers.contains_key(&node_id) => Err(Error::invalid(format!(
+            "data directory {} belongs to node {other}, but node.id is {node_id}",
+            data_dir.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Registers (or re-registers) `node_id` at `endpoint` in the metadata, when it changed.
+fn register(metadata: &MetadataStore, node_id: i32, endpoint: &Endpoint) -> Result<()> {
+    let known = metadata.image().brokers.get(&node_id).map(|b| (b.host.clone(), b.port));
+    if known.as_ref() == Some(&(endpoint.host.clone(), endpoint.port)) {
+        return Ok(());
+    }
+    let record = metadata::MetadataRecord::RegisterBroker { node_id, host: endpoint.host.clone(), port: endpoint.port };
+    metadata.commit(vec![record]).map(|_| ())
 }
 
 /// Takes an exclusive lock on `<data_dir>/.lock` so two brokers never share a directory.

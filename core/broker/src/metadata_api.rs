@@ -34,11 +34,13 @@ impl Broker {
     /// auto-creating unknown ones when allowed.
     pub(super) fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
         let mut response = MetadataResponse::default();
-        let mut broker = MetadataResponseBroker::default();
-        broker.node_id = self.node();
-        broker.host = self.host();
-        broker.port = i32::from(self.advertised().port);
-        response.brokers.push(broker);
+        for (&node_id, b) in &self.metadata_image().brokers {
+            let mut broker = MetadataResponseBroker::default();
+            broker.node_id = BrokerId(node_id);
+            broker.host = StrBytes::from_string(b.host.clone());
+            broker.port = i32::from(b.port);
+            response.brokers.push(broker);
+        }
         response.cluster_id = Some(StrBytes::from_string(self.cluster_id.clone()));
         response.controller_id = self.node();
         response.cluster_authorized_operations = NO_AUTHORIZED_OPERATIONS;
@@ -94,7 +96,11 @@ impl Broker {
         }
     }
 
+    /// A topic's partitions: replicas and leader from the metadata image, the
+    /// epoch and in-sync replicas from the replica layer.
     fn topic_metadata(&self, topic: &Topic) -> MetadataResponseTopic {
+        let image = self.metadata_image();
+        let placement = image.topics.get(&topic.name).filter(|t| t.id == topic.id);
         let mut entry = MetadataResponseTopic::default();
         entry.name = Some(TopicName(StrBytes::from_string(topic.name.clone())));
         entry.topic_id = topic.id;
@@ -104,9 +110,11 @@ impl Broker {
             .map(|(index, replica)| {
                 let mut p = MetadataResponsePartition::default();
                 p.partition_index = index;
-                p.leader_id = self.node();
+                let placed = placement.and_then(|t| t.partitions.get(&index));
+                p.leader_id = placed.map_or(self.node(), |pi| BrokerId(pi.leader));
                 p.leader_epoch = replica.leader_epoch();
-                p.replica_nodes = vec![self.node()];
+                p.replica_nodes =
+                    placed.map_or(vec![self.node()], |pi| pi.replicas.iter().copied().map(BrokerId).collect());
                 p.isr_nodes = replica.isr().into_iter().map(BrokerId).collect();
                 p
             })
@@ -114,17 +122,19 @@ impl Broker {
         entry
     }
 
-    /// DescribeCluster: this node is the whole cluster and its controller.
+    /// DescribeCluster: the registered brokers; this node is the controller.
     pub(super) fn describe_cluster(&self, _req: DescribeClusterRequest) -> DescribeClusterResponse {
         let mut response = DescribeClusterResponse::default();
         response.cluster_id = StrBytes::from_string(self.cluster_id.clone());
         response.controller_id = self.node();
         response.cluster_authorized_operations = NO_AUTHORIZED_OPERATIONS;
-        let mut broker = DescribeClusterBroker::default();
-        broker.broker_id = self.node();
-        broker.host = self.host();
-        broker.port = i32::from(self.advertised().port);
-        response.brokers.push(broker);
+        for (&node_id, b) in &self.metadata_image().brokers {
+            let mut broker = DescribeClusterBroker::default();
+            broker.broker_id = BrokerId(node_id);
+            broker.host = StrBytes::from_string(b.host.clone());
+            broker.port = i32::from(b.port);
+            response.brokers.push(broker);
+        }
         response
     }
 

@@ -73,7 +73,7 @@ impl Embedded {
     pub async fn listen(&self, addr: SocketAddr) -> Result<SocketAddr> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = listener.local_addr()?;
-        self.broker.set_advertised(Endpoint { host: bound.ip().to_string(), port: bound.port() });
+        self.broker.set_advertised(Endpoint { host: bound.ip().to_string(), port: bound.port() })?;
         let server = Server::from_listener(listener, self.broker.clone(), ServerConfig::default());
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {

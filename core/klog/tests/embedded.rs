@@ -72,3 +72,20 @@ async fn clients_of_a_closed_broker_fail_with_closed() {
     reopened.close().await.unwrap();
     drop((consumer, producer, admin));
 }
+
+#[tokio::test]
+async fn a_data_directory_keeps_its_node_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = Embedded::open(dir.path()).unwrap();
+    first.admin().await.unwrap().create_topics(&[NewTopic::new("t", 2)]).await.unwrap();
+    first.close().await.unwrap();
+    let mut config = klog::broker::BrokerConfig::new(dir.path());
+    config.node_id = 2;
+    let err = Embedded::open_with(config).err().expect("another node id must be refused");
+    assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    assert!(err.message().contains("belongs to node 1"), "{err}");
+    // The directory is still usable by its own node, topics intact.
+    let again = Embedded::open(dir.path()).unwrap();
+    assert_eq!(again.admin().await.unwrap().describe_topic("t").await.unwrap().partitions.len(), 2);
+    again.close().await.unwrap();
+}

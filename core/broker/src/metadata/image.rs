@@ -8,6 +8,15 @@ use uuid::Uuid;
 
 use super::MetadataRecord;
 
+/// A registered broker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerImage {
+    /// Advertised host.
+    pub host: String,
+    /// Advertised port.
+    pub port: u16,
+}
+
 /// A partition's replicas and leadership.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PartitionImage {
@@ -39,6 +48,8 @@ pub struct TopicImage {
 pub struct MetadataImage {
     /// The cluster id (empty until the first record).
     pub cluster_id: String,
+    /// Registered brokers by node id.
+    pub brokers: BTreeMap<i32, BrokerImage>,
     /// Topics by name.
     pub topics: BTreeMap<String, TopicImage>,
     /// Topic names by id.
@@ -62,6 +73,9 @@ impl MetadataImage {
     pub fn apply(&mut self, record: &MetadataRecord) -> Result<(), ApplyError> {
         match record {
             MetadataRecord::Cluster { cluster_id } => self.cluster_id = cluster_id.clone(),
+            MetadataRecord::RegisterBroker { node_id, host, port } => {
+                self.brokers.insert(*node_id, BrokerImage { host: host.clone(), port: *port });
+            }
             MetadataRecord::Topic { name, id } => {
                 if self.topics.contains_key(name) || self.names.contains_key(id) {
                     return Err(ApplyError(format!("topic {name:?} ({id}) already exists")));
@@ -116,6 +130,9 @@ impl MetadataImage {
     /// Records that rebuild this image from nothing (a snapshot of the log).
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut records = vec![MetadataRecord::Cluster { cluster_id: self.cluster_id.clone() }];
+        for (&node_id, b) in &self.brokers {
+            records.push(MetadataRecord::RegisterBroker { node_id, host: b.host.clone(), port: b.port });
+        }
         if self.next_producer_id > 0 {
             records.push(MetadataRecord::ProducerIds { broker: -1, next: self.next_producer_id });
         }
@@ -157,6 +174,7 @@ mod tests {
         let mut image = MetadataImage::default();
         let records = vec![
             MetadataRecord::Cluster { cluster_id: "c1".into() },
+            MetadataRecord::RegisterBroker { node_id: 1, host: "localhost".into(), port: 9092 },
             MetadataRecord::Topic { name: "orders".into(), id },
             partition(id, 0),
             partition(id, 1),

@@ -9,7 +9,7 @@ mod log;
 mod record;
 mod store;
 
-pub use image::{ApplyError, MetadataImage, PartitionImage, TopicImage};
+pub use image::{ApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use log::MetadataLog;
 pub use record::MetadataRecord;
 pub use store::MetadataStore;

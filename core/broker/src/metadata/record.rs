@@ -14,6 +14,15 @@ pub enum MetadataRecord {
         /// The cluster id given to clients.
         cluster_id: String,
     },
+    /// A broker registered (or changed) the address clients reach it at.
+    RegisterBroker {
+        /// The broker's node id.
+        node_id: i32,
+        /// Advertised host.
+        host: String,
+        /// Advertised port.
+        port: u16,
+    },
     /// A topic was created (its partitions follow as [`MetadataRecord::Partition`]).
     Topic {
         /// Topic name.
