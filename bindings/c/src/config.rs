@@ -6,7 +6,7 @@
 
 use std::ffi::c_char;
 
-use klog::client::{ClientConfig, ConsumerConfig, ProducerConfig};
+use klog::client::{ClientConfig, ConsumerConfig, ProducerConfig, UnknownOption};
 
 use crate::error::{Failure, Result};
 use crate::ffi::{arg_mut, arg_str, free_handle, guard, into_handle};
@@ -41,11 +41,10 @@ const BOOTSTRAP: &str = "bootstrap.servers";
 impl klog_config {
     /// Checks `key=value` against both clients and keeps it for those that know the key.
     fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        // Whether a client knows the key; a bad value for a known key is an error. The
-        // core words its error for an unknown name "unknown producer/consumer option ...".
+        // Whether a client knows the key; a bad value for a known key is an error.
         let knows = |set: klog::Result<()>| match set {
             Ok(()) => Ok(true),
-            Err(e) if e.message().starts_with("unknown ") => Ok(false),
+            Err(e) if UnknownOption::is(&e) => Ok(false),
             Err(e) => Err(Failure::from(e)),
         };
         let scratch = || ClientConfig::new("");

@@ -48,22 +48,11 @@ pub fn consumer(embedded: Option<&Embedded>, options: &Options) -> klog::Result<
     Ok(config)
 }
 
-/// Admin settings: the client options only.
+/// Admin settings: the connection options only.
 pub fn admin(embedded: Option<&Embedded>, options: &Options) -> klog::Result<ClientConfig> {
     let mut config = client(embedded, options)?;
     for (key, value) in settable(embedded, options) {
-        let millis = || {
-            value.trim().parse::<u64>().map(std::time::Duration::from_millis).map_err(|_| {
-                klog::Error::invalid(format!("{key} must be a whole number of milliseconds, got {value:?}"))
-            })
-        };
-        match key.as_str() {
-            "client.id" => config.client_id = value.clone(),
-            "request.timeout.ms" => config.request_timeout = millis()?,
-            "retry.backoff.ms" => config.retry_backoff = millis()?,
-            BOOTSTRAP => {}
-            other => return Err(klog::Error::invalid(format!("unknown admin option {other:?}"))),
-        }
+        config.set(key, value)?;
     }
     Ok(config)
 }

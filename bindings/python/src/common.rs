@@ -1,7 +1,6 @@
 //! Pieces shared by the wrapped objects: a closable handle and client settings.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use klog::client::ClientConfig;
 use parking_lot::RwLock;
@@ -74,12 +73,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Target {
     }
 }
 
-fn millis(key: &str, value: &str) -> PyResult<Duration> {
-    value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| {
-        to_py(klog::Error::invalid(format!("{key} must be a whole number of milliseconds, got {value:?}")))
-    })
-}
-
 /// Builds the client settings and returns the options left for the producer or consumer.
 pub fn client_config(
     target: Target,
@@ -96,12 +89,13 @@ pub fn client_config(
     };
     let mut rest = Vec::new();
     for (key, value) in options {
-        match key.as_str() {
-            "client.id" => config.client_id = value,
-            "request.timeout.ms" => config.request_timeout = millis(&key, &value)?,
-            "retry.backoff.ms" => config.retry_backoff = millis(&key, &value)?,
-            "bootstrap.servers" => {}
-            _ => rest.push((key, value)),
+        if key == "bootstrap.servers" {
+            continue;
+        }
+        match config.set(&key, &value) {
+            Ok(_) => {}
+            Err(e) if klog::client::UnknownOption::is(&e) => rest.push((key, value)),
+            Err(e) => return Err(to_py(e)),
         }
     }
     Ok((config, rest))

@@ -3,10 +3,34 @@
 use std::time::Duration;
 
 use super::{Assignor, ConsumerConfig, OffsetReset};
+use crate::options::{bad, boolean, millis, number, UnknownOption, CONNECTION_OPTIONS};
 use crate::ClientConfig;
-use klog_protocol::error::{Error, Result};
+use klog_protocol::error::Result;
 
 impl ConsumerConfig {
+    /// The option names [`ConsumerConfig::set`] knows.
+    pub const OPTIONS: [&'static str; 19] = [
+        "group.id",
+        "group.instance.id",
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "auto.offset.reset",
+        "enable.auto.commit",
+        "auto.commit.interval.ms",
+        "fetch.min.bytes",
+        "fetch.max.wait.ms",
+        "fetch.max.bytes",
+        "max.partition.fetch.bytes",
+        "max.poll.records",
+        "partition.assignment.strategy",
+        "check.crcs",
+        CONNECTION_OPTIONS[0],
+        CONNECTION_OPTIONS[1],
+        CONNECTION_OPTIONS[2],
+        CONNECTION_OPTIONS[3],
+    ];
+
     /// Kafka's defaults, in group `group_id` if given.
     pub fn new(client: ClientConfig, group_id: Option<&str>) -> ConsumerConfig {
         ConsumerConfig {
@@ -34,27 +58,23 @@ impl ConsumerConfig {
     pub fn set(&mut self, key: &str, value: &str) -> Result<&mut Self> {
         let v = value.trim();
         match key {
-            "bootstrap.servers" => self.client.bootstrap = ClientConfig::new(v).bootstrap,
-            "client.id" => self.client.client_id = v.to_string(),
-            "request.timeout.ms" => self.client.request_timeout = millis(key, v)?,
-            "retry.backoff.ms" => self.client.retry_backoff = millis(key, v)?,
             "group.id" => self.group_id = Some(v.to_string()).filter(|g| !g.is_empty()),
             "group.instance.id" => self.group_instance_id = Some(v.to_string()).filter(|g| !g.is_empty()),
-            "session.timeout.ms" => self.session_timeout = millis(key, v)?,
-            "heartbeat.interval.ms" => self.heartbeat_interval = millis(key, v)?,
-            "max.poll.interval.ms" => self.max_poll_interval = millis(key, v)?,
+            "session.timeout.ms" => self.session_timeout = millis(key, v, 0)?,
+            "heartbeat.interval.ms" => self.heartbeat_interval = millis(key, v, 0)?,
+            "max.poll.interval.ms" => self.max_poll_interval = millis(key, v, 0)?,
             "auto.offset.reset" => {
                 self.auto_offset_reset = match v.to_ascii_lowercase().as_str() {
                     "earliest" | "smallest" | "beginning" => OffsetReset::Earliest,
                     "latest" | "largest" | "end" => OffsetReset::Latest,
                     "none" | "error" => OffsetReset::None,
-                    _ => return Err(bad(key, v)),
+                    _ => return Err(bad(key, v, "earliest, latest or none")),
                 }
             }
             "enable.auto.commit" => self.enable_auto_commit = boolean(key, v)?,
-            "auto.commit.interval.ms" => self.auto_commit_interval = millis(key, v)?,
+            "auto.commit.interval.ms" => self.auto_commit_interval = millis(key, v, 0)?,
             "fetch.min.bytes" => self.fetch_min_bytes = int(key, v, 0)?,
-            "fetch.max.wait.ms" => self.fetch_max_wait = millis(key, v)?,
+            "fetch.max.wait.ms" => self.fetch_max_wait = millis(key, v, 0)?,
             "fetch.max.bytes" => self.fetch_max_bytes = int(key, v, 1)?,
             "max.partition.fetch.bytes" => self.max_partition_fetch_bytes = int(key, v, 1)?,
             "max.poll.records" => self.max_poll_records = int(key, v, 1)? as usize,
@@ -63,15 +83,22 @@ impl ConsumerConfig {
                     .split(',')
                     .map(str::trim)
                     .filter(|s| !s.is_empty())
-                    .map(|s| Assignor::from_name(s).ok_or_else(|| bad(key, s)))
+                    .map(|s| {
+                        Assignor::from_name(s).ok_or_else(|| bad(key, s, "range, roundrobin or cooperative-sticky"))
+                    })
                     .collect::<Result<Vec<_>>>()?;
                 if assignors.is_empty() {
-                    return Err(bad(key, v));
+                    return Err(bad(key, v, "a list of assignors"));
                 }
                 self.assignors = assignors;
             }
             "check.crcs" => self.check_crcs = boolean(key, v)?,
-            _ => return Err(Error::invalid(format!("unknown consumer option {key:?}"))),
+            other => {
+                self.client.set(other, v).map_err(|e| match UnknownOption::is(&e) {
+                    true => UnknownOption::error("consumer", other, &Self::OPTIONS),
+                    false => e,
+                })?;
+            }
         }
         Ok(self)
     }
@@ -111,24 +138,8 @@ impl Assignor {
     }
 }
 
-fn bad(key: &str, value: &str) -> Error {
-    Error::invalid(format!("invalid value {value:?} for {key}"))
-}
-
 fn int(key: &str, value: &str, min: i32) -> Result<i32> {
-    value.parse::<i32>().ok().filter(|n| *n >= min).ok_or_else(|| bad(key, value))
-}
-
-fn millis(key: &str, value: &str) -> Result<Duration> {
-    value.parse::<u64>().map(Duration::from_millis).map_err(|_| bad(key, value))
-}
-
-fn boolean(key: &str, value: &str) -> Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(bad(key, value)),
-    }
+    Ok(number(key, value, min.max(0) as u64, i32::MAX as u64)? as i32)
 }
 
 #[cfg(test)]

@@ -4,10 +4,29 @@ use std::time::Duration;
 
 use super::{Acks, Partitioner, ProducerConfig};
 use crate::cluster::ClientConfig;
+use crate::options::{bad, boolean, millis, number, UnknownOption, CONNECTION_OPTIONS};
 use klog_protocol::error::{Error, Result};
 use klog_protocol::record::Compression;
 
 impl ProducerConfig {
+    /// The option names [`ProducerConfig::set`] knows.
+    pub const OPTIONS: [&'static str; 14] = [
+        "acks",
+        "compression.type",
+        "batch.size",
+        "linger.ms",
+        "buffer.memory",
+        "max.in.flight.requests.per.connection",
+        "enable.idempotence",
+        "delivery.timeout.ms",
+        "max.request.size",
+        "partitioner",
+        CONNECTION_OPTIONS[0],
+        CONNECTION_OPTIONS[1],
+        CONNECTION_OPTIONS[2],
+        CONNECTION_OPTIONS[3],
+    ];
+
     /// Kafka's defaults (idempotent, `acks=all`, `linger.ms=5`, 16 KiB batches).
     pub fn new(client: ClientConfig) -> ProducerConfig {
         ProducerConfig {
@@ -50,15 +69,13 @@ impl ProducerConfig {
                     Compression::from_name(value).map_err(|_| bad(key, value, "none, gzip, snappy, lz4 or zstd"))?
             }
             "batch.size" => self.batch_size = number(key, value, 0, i32::MAX as u64)?.max(1) as usize,
-            "linger.ms" => self.linger = Duration::from_millis(number(key, value, 0, i32::MAX as u64)?),
+            "linger.ms" => self.linger = millis(key, value, 0)?,
             "buffer.memory" => self.buffer_memory = number(key, value, 1, u32::MAX as u64)? as usize,
             "max.in.flight.requests.per.connection" => {
                 self.max_in_flight = number(key, value, 1, i32::MAX as u64)? as usize
             }
             "enable.idempotence" => self.enable_idempotence = boolean(key, value)?,
-            "delivery.timeout.ms" => {
-                self.delivery_timeout = Duration::from_millis(number(key, value, 1, i32::MAX as u64)?)
-            }
+            "delivery.timeout.ms" => self.delivery_timeout = millis(key, value, 1)?,
             "max.request.size" => self.max_request_size = number(key, value, 1, i32::MAX as u64)? as usize,
             "partitioner" | "partitioner.class" => {
                 self.partitioner = match value {
@@ -72,27 +89,11 @@ impl ProducerConfig {
                     _ => return Err(bad(key, value, "default, murmur2_random or round_robin")),
                 }
             }
-            "client.id" => self.client.client_id = value.to_string(),
-            "request.timeout.ms" => {
-                self.client.request_timeout = Duration::from_millis(number(key, value, 1, i32::MAX as u64)?)
-            }
-            "retry.backoff.ms" => {
-                self.client.retry_backoff = Duration::from_millis(number(key, value, 0, i32::MAX as u64)?)
-            }
-            "bootstrap.servers" => {
-                let servers: Vec<String> =
-                    value.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-                if servers.is_empty() {
-                    return Err(bad(key, value, "a comma-separated host:port list"));
-                }
-                self.client.bootstrap = servers;
-            }
             other => {
-                return Err(Error::invalid(format!(
-                    "unknown producer option {other:?} (known: acks, compression.type, batch.size, linger.ms, \
-                     buffer.memory, max.in.flight.requests.per.connection, enable.idempotence, delivery.timeout.ms, \
-                     max.request.size, partitioner, client.id, request.timeout.ms, retry.backoff.ms, bootstrap.servers)"
-                )))
+                self.client.set(other, value).map_err(|e| match UnknownOption::is(&e) {
+                    true => UnknownOption::error("producer", other, &Self::OPTIONS),
+                    false => e,
+                })?;
             }
         }
         Ok(self)
@@ -116,25 +117,5 @@ impl ProducerConfig {
             ));
         }
         Ok(())
-    }
-}
-
-fn bad(key: &str, value: &str, expected: &str) -> Error {
-    Error::invalid(format!("invalid value {value:?} for producer option {key}: expected {expected}"))
-}
-
-fn number(key: &str, value: &str, min: u64, max: u64) -> Result<u64> {
-    value
-        .parse::<u64>()
-        .ok()
-        .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| bad(key, value, &format!("an integer from {min} to {max}")))
-}
-
-fn boolean(key: &str, value: &str) -> Result<bool> {
-    match value.to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(bad(key, value, "true or false")),
     }
 }
