@@ -77,11 +77,11 @@ pub(crate) fn millis(key: &str, value: &str, min: u64) -> Result<Duration> {
     number(key, value, min, i32::MAX as u64).map(Duration::from_millis)
 }
 
-/// A boolean option (`true`/`false`, also `1`/`0` and `yes`/`no`).
+/// A boolean option: `true` or `false`, in any case (as Kafka's clients).
 pub(crate) fn boolean(key: &str, value: &str) -> Result<bool> {
     match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
+        "true" => Ok(true),
+        "false" => Ok(false),
         _ => Err(bad(key, value, "true or false")),
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::{Assignor, ConsumerConfig, OffsetReset};
-use crate::options::{bad, boolean, millis, number, UnknownOption, CONNECTION_OPTIONS};
+use crate::options::{bad, millis, number, UnknownOption, CONNECTION_OPTIONS};
 use crate::ClientConfig;
 use klog_protocol::error::Result;
 
@@ -135,6 +135,15 @@ impl Assignor {
             "cooperative-sticky" | "cooperativestickyassignor" => Some(Assignor::CooperativeSticky),
             _ => None,
         }
+    }
+}
+
+/// A consumer flag: `true`/`false`, and `1`/`0` or `yes`/`no` as earlier klog versions took.
+fn boolean(key: &str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "yes" => Ok(true),
+        "0" | "no" => Ok(false),
+        _ => crate::options::boolean(key, value),
     }
 }
 
