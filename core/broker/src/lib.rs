@@ -3,19 +3,14 @@
 //! [`Broker`] is a [`Service`]: the TCP [`server`] and the in-process transport
 //! both call it. Handlers for each family of APIs live in their own module.
 
-mod admin;
-mod codes;
-mod configs;
-mod fetch;
-pub mod group;
+mod api;
+pub mod coordinator;
 pub mod metadata;
-mod metadata_api;
-mod offsets;
-mod produce;
-mod producer_ids;
 pub mod replica;
 pub mod server;
-pub mod topics;
+
+pub use coordinator::group;
+pub use metadata::topics;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -27,12 +22,12 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
 pub use klog_protocol::RequestContext;
 
+use coordinator::producer_ids::ProducerIdAllocator;
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
 use klog_protocol::{api as versions, BoxFuture, Clock, Service, SystemClock};
 use klog_storage::LogConfig;
 use metadata::MetadataStore;
-use producer_ids::ProducerIdAllocator;
 use topics::TopicRegistry;
 
 /// Name of the internal partition that stores committed offsets.

@@ -8,6 +8,7 @@ mod legacy;
 mod log;
 mod record;
 mod store;
+pub mod topics;
 
 pub use image::{ApplyError, BrokerImage, MetadataImage, PartitionImage, TopicImage};
 pub use log::MetadataLog;

@@ -10,7 +10,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 
 use super::codes::log_error_code;
-use super::Broker;
+use crate::Broker;
 
 /// ListOffsets timestamp asking for the next offset to be written (visible end).
 const LATEST: i64 = -1;
@@ -33,7 +33,7 @@ fn leader_epoch_error(current: i32, leader: i32) -> i16 {
 
 impl Broker {
     /// ListOffsets: earliest, latest, or the first offset at or after a timestamp.
-    pub(super) fn list_offsets(&self, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
+    pub(crate) fn list_offsets(&self, req: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
         let mut response = ListOffsetsResponse::default();
         for topic_req in req.topics {
             let mut topic_response = ListOffsetsTopicResponse::default();
@@ -82,7 +82,7 @@ impl Broker {
     }
 
     /// OffsetForLeaderEpoch: the end offset of a leader epoch (for log truncation).
-    pub(super) fn offset_for_leader_epoch(&self, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+    pub(crate) fn offset_for_leader_epoch(&self, req: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
         let mut response = OffsetForLeaderEpochResponse::default();
         for topic_req in req.topics {
             let mut topic_response = OffsetForLeaderTopicResult::default();
@@ -113,7 +113,7 @@ impl Broker {
     }
 
     /// DeleteRecords: moves each partition's log start offset (-1 means the high watermark).
-    pub(super) fn delete_records(&self, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    pub(crate) fn delete_records(&self, req: DeleteRecordsRequest) -> DeleteRecordsResponse {
         let mut response = DeleteRecordsResponse::default();
         for topic_req in req.topics {
             let mut topic_response = DeleteRecordsTopicResult::default();

@@ -13,8 +13,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::configs::DYNAMIC_TOPIC_CONFIG;
-use super::topics::validate_topic_name;
-use super::Broker;
+use crate::topics::validate_topic_name;
+use crate::Broker;
 use klog_protocol::error::{Error, ErrorKind};
 
 /// A failed admin operation: Kafka code plus a message for the client.
@@ -36,7 +36,7 @@ fn storage_refusal(err: Error) -> Refusal {
 
 impl Broker {
     /// CreateTopics (single node: replication factor 1, optional manual assignment to this node).
-    pub(super) fn create_topics(&self, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+    pub(crate) fn create_topics(&self, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
         let mut response = CreateTopicsResponse::default();
         for t in req.topics {
             let mut result = CreatableTopicResult::default();
@@ -139,7 +139,7 @@ impl Broker {
     }
 
     /// DeleteTopics by name (v1-5) or by name or id (v6).
-    pub(super) fn delete_topics(&self, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    pub(crate) fn delete_topics(&self, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
         let mut response = DeleteTopicsResponse::default();
         let targets: Vec<(Option<TopicName>, uuid::Uuid)> = if version >= 6 {
             req.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
@@ -180,7 +180,7 @@ impl Broker {
     }
 
     /// CreatePartitions: raise partition counts.
-    pub(super) fn create_partitions(&self, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    pub(crate) fn create_partitions(&self, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
         let mut response = CreatePartitionsResponse::default();
         for t in req.topics {
             let mut result = CreatePartitionsTopicResult::default();

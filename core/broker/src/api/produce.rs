@@ -10,8 +10,8 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::codes::log_error_code;
-use super::Broker;
 use crate::replica::Partition;
+use crate::Broker;
 use klog_storage::{AppendInfo, LogError};
 
 /// Longest an `acks=all` produce waits for the in-sync replicas, whatever it asks.
@@ -19,7 +19,7 @@ const MAX_PRODUCE_TIMEOUT: Duration = Duration::from_secs(300);
 
 impl Broker {
     /// Appends every partition's batches. With `acks=0` the caller sends no response.
-    pub(super) async fn produce(&self, req: ProduceRequest, _version: i16) -> ProduceResponse {
+    pub(crate) async fn produce(&self, req: ProduceRequest, _version: i16) -> ProduceResponse {
         let mut response = ProduceResponse::default();
         let invalid_acks = !(-1..=1).contains(&req.acks);
         let transactional = req.transactional_id.is_some();

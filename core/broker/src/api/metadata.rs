@@ -12,8 +12,8 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::topics::Topic;
-use super::Broker;
+use crate::topics::Topic;
+use crate::Broker;
 use klog_protocol::error::ErrorKind;
 
 /// "Authorized operations not requested" marker.
@@ -32,7 +32,7 @@ impl Broker {
 
     /// Metadata: brokers, the controller, and the requested (or all) topics,
     /// auto-creating unknown ones when allowed.
-    pub(super) fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
+    pub(crate) fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
         let mut response = MetadataResponse::default();
         for (&node_id, b) in &self.metadata_image().brokers {
             let mut broker = MetadataResponseBroker::default();
@@ -123,7 +123,7 @@ impl Broker {
     }
 
     /// DescribeCluster: the registered brokers; this node is the controller.
-    pub(super) fn describe_cluster(&self, _req: DescribeClusterRequest) -> DescribeClusterResponse {
+    pub(crate) fn describe_cluster(&self, _req: DescribeClusterRequest) -> DescribeClusterResponse {
         let mut response = DescribeClusterResponse::default();
         response.cluster_id = StrBytes::from_string(self.cluster_id.clone());
         response.controller_id = self.node();
@@ -139,7 +139,7 @@ impl Broker {
     }
 
     /// FindCoordinator: this node coordinates every group; transactions are not supported.
-    pub(super) fn find_coordinator(&self, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    pub(crate) fn find_coordinator(&self, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
         let mut response = FindCoordinatorResponse::default();
         let error = if req.key_type == GROUP_KEY_TYPE { 0 } else { ResponseError::CoordinatorNotAvailable.code() };
         if version >= 4 {

@@ -15,11 +15,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::codes::log_error_code;
-use super::Broker;
+use crate::Broker;
 
 impl Broker {
     /// Reads every requested partition; waits up to `max_wait_ms` for `min_bytes`.
-    pub(super) async fn fetch(&self, req: FetchRequest, _version: i16) -> FetchResponse {
+    pub(crate) async fn fetch(&self, req: FetchRequest, _version: i16) -> FetchResponse {
         if req.session_id != 0 {
             let mut response = FetchResponse::default();
             response.error_code = ResponseError::FetchSessionIdNotFound.code();

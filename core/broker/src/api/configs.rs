@@ -13,7 +13,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
-use super::Broker;
+use crate::Broker;
 use klog_protocol::error::ErrorKind;
 
 /// Config resource type of topics.
@@ -50,7 +50,7 @@ type Refusal = (i16, String);
 
 impl Broker {
     /// DescribeConfigs for topics (every key, with its source) and this broker.
-    pub(super) fn describe_configs(&self, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
+    pub(crate) fn describe_configs(&self, req: DescribeConfigsRequest, version: i16) -> DescribeConfigsResponse {
         let mut response = DescribeConfigsResponse::default();
         for resource in req.resources {
             let mut result = DescribeConfigsResult::default();
@@ -130,7 +130,7 @@ impl Broker {
     }
 
     /// AlterConfigs: replaces a topic's whole set of overrides.
-    pub(super) fn alter_configs(&self, req: AlterConfigsRequest) -> AlterConfigsResponse {
+    pub(crate) fn alter_configs(&self, req: AlterConfigsRequest) -> AlterConfigsResponse {
         let mut response = AlterConfigsResponse::default();
         for resource in req.resources {
             let overrides = resource
@@ -157,7 +157,7 @@ impl Broker {
     }
 
     /// IncrementalAlterConfigs: SET and DELETE single keys of a topic.
-    pub(super) fn incremental_alter_configs(
+    pub(crate) fn incremental_alter_configs(
         &self,
         req: IncrementalAlterConfigsRequest,
     ) -> IncrementalAlterConfigsResponse {
