@@ -5,9 +5,6 @@
 
 use std::ffi::{c_char, CStr};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
-
-use parking_lot::RwLock;
 
 use crate::error::{set_last, Failure, Result};
 use crate::status::klog_status;
@@ -125,30 +122,7 @@ pub(crate) unsafe fn free_handle_after<T>(ptr: *mut T, last: impl FnOnce(&T)) {
 
 /// A core object behind a handle: calls share it, `close` takes it out so later
 /// calls fail with `KLOG_CLOSED` while calls already running finish.
-pub(crate) struct Slot<T> {
-    inner: RwLock<Option<Arc<T>>>,
-    what: &'static str,
-}
-
-impl<T> Slot<T> {
-    /// A slot holding `value`, named `what` in messages ("producer", ...).
-    pub fn new(value: T, what: &'static str) -> Slot<T> {
-        Slot { inner: RwLock::new(Some(Arc::new(value))), what }
-    }
-
-    /// The object, unless the handle was closed.
-    pub fn get(&self) -> Result<Arc<T>> {
-        self.inner
-            .read()
-            .clone()
-            .ok_or_else(|| Failure::from(klog::Error::closed(format!("the {} is closed", self.what))))
-    }
-
-    /// Takes the object out (None when already closed).
-    pub fn take(&self) -> Option<Arc<T>> {
-        self.inner.write().take()
-    }
-}
+pub(crate) use klog::Handle as Slot;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use klog::client::ClientConfig;
-use parking_lot::RwLock;
 use pyo3::prelude::*;
 
 use crate::embedded::Embedded;
@@ -11,22 +10,22 @@ use crate::error::to_py;
 use crate::runtime::{check_pid, current_pid};
 
 /// A core object shared with running tasks; `close()` empties it so later calls
-/// fail with `ClosedError` (design rule: `inner` handle, closed means closed).
+/// fail with `ClosedError` (the core's [`klog::Handle`], refusing a process that
+/// inherited it through fork).
 pub struct Slot<T> {
-    inner: RwLock<Option<Arc<T>>>,
+    inner: klog::Handle<T>,
     pid: u32,
-    what: &'static str,
 }
 
 impl<T> Slot<T> {
     pub fn new(value: T, what: &'static str) -> Self {
-        Slot { inner: RwLock::new(Some(Arc::new(value))), pid: current_pid(), what }
+        Slot { inner: klog::Handle::new(value, what), pid: current_pid() }
     }
 
     /// The object, or `ClosedError`.
     pub fn get(&self) -> PyResult<Arc<T>> {
         check_pid(self.pid)?;
-        self.inner.read().clone().ok_or_else(|| to_py(klog::Error::closed(format!("the {} is closed", self.what))))
+        self.inner.get().map_err(to_py)
     }
 
     /// Takes the object out (None if already closed, or inherited through fork:
@@ -35,11 +34,11 @@ impl<T> Slot<T> {
         if self.pid != current_pid() {
             return None;
         }
-        self.inner.write().take()
+        self.inner.take()
     }
 
     pub fn is_closed(&self) -> bool {
-        self.inner.read().is_none()
+        self.inner.is_closed()
     }
 }
 
@@ -48,9 +47,7 @@ impl<T> Drop for Slot<T> {
         if self.pid != current_pid() {
             // Inherited through fork: dropping would touch the parent's runtime
             // (tasks, locks) from a process where its threads do not exist. Leak it.
-            if let Some(inner) = self.inner.get_mut().take() {
-                std::mem::forget(inner);
-            }
+            self.inner.leak();
         }
     }
 }

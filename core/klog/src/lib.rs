@@ -5,10 +5,13 @@
 //! - [`broker`]: the transport-agnostic broker and its TCP [`net`] server (`klog-broker`).
 //! - [`client`]: the async Kafka client over any transport (`klog-client`).
 //! - [`Embedded`]: a broker inside the application, used through the same clients.
+//! - [`Handle`]: the closable handle every binding keeps its core objects in.
 
 mod embedded;
+mod handle;
 
 pub use embedded::Embedded;
+pub use handle::Handle;
 pub use klog_broker as broker;
 pub use klog_client as client;
 pub use klog_protocol as protocol;
