@@ -29,6 +29,8 @@ impl Broker {
         // Watch the requested partitions before reading so an append in between is not missed.
         let mut watches = self.high_watermark_watches(&req);
         loop {
+            // A partition deleted meanwhile has no sender left: its watch would fire forever.
+            watches.retain(|w| w.has_changed().is_ok());
             for watch in &mut watches {
                 watch.borrow_and_update();
             }

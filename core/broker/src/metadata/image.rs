@@ -127,6 +127,12 @@ impl MetadataImage {
         self.topics.get_mut(name).ok_or_else(|| ApplyError(format!("topic {name:?} vanished")))
     }
 
+    /// How many records [`MetadataImage::to_records`] returns, without building them.
+    pub fn record_count(&self) -> usize {
+        let topics: usize = self.topics.values().map(|t| 1 + t.partitions.len() + t.configs.len()).sum();
+        1 + usize::from(self.next_producer_id > 0) + self.brokers.len() + topics
+    }
+
     /// Records that rebuild this image from nothing (a snapshot of the log).
     pub fn to_records(&self) -> Vec<MetadataRecord> {
         let mut records = vec![MetadataRecord::Cluster { cluster_id: self.cluster_id.clone() }];
@@ -186,6 +192,7 @@ mod tests {
         }
         assert_eq!(image.topics["orders"].partitions.len(), 2);
         assert_eq!(image.topic_by_id(id).unwrap().configs["retention.ms"], "1000");
+        assert_eq!(image.record_count(), image.to_records().len());
         let mut rebuilt = MetadataImage::default();
         for r in image.to_records() {
             rebuilt.apply(&r).unwrap();

@@ -66,9 +66,9 @@ impl MetadataStore {
     /// Rewrites the log as a snapshot of the image when it has grown long.
     fn maybe_compact(&self) -> Result<()> {
         let mut log = self.log.lock();
-        let snapshot = self.image().to_records();
-        if log.len() > snapshot.len() + COMPACT_SLACK {
-            log.rewrite(&snapshot)?;
+        let image = self.image();
+        if log.len() > image.record_count() + COMPACT_SLACK {
+            log.rewrite(&image.to_records())?;
         }
         Ok(())
     }
