@@ -38,9 +38,9 @@ impl LogManager {
     /// Other files and directories (the broker's metadata, say) are left alone.
     pub fn open(dir: &Path, config_for: &dyn Fn(&str) -> LogConfig) -> Result<Self, LogError> {
         fs::create_dir_all(dir)?;
-        let mut logs = HashMap::new();
         let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|e| e.file_name());
+        let mut found = Vec::new();
         for entry in entries {
             if !entry.file_type()?.is_dir() {
                 continue;
@@ -52,9 +52,11 @@ impl LogManager {
                 continue;
             }
             let Some((topic, partition)) = parse_partition_dir(name) else { continue };
-            let log = PartitionLog::open(&entry.path(), config_for(&topic))?;
-            logs.insert((topic, partition), Arc::new(log));
+            let config = config_for(&topic);
+            found.push(((topic, partition), entry.path(), config));
         }
+        let opened = in_parallel(found, |(key, path, config)| Ok((key, Arc::new(PartitionLog::open(&path, config)?))))?;
+        let logs: HashMap<_, _> = opened.into_iter().collect();
         Ok(LogManager { dir: dir.to_path_buf(), logs: RwLock::new(logs) })
     }
 
@@ -134,18 +136,38 @@ impl LogManager {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Flushes all logs and writes clean checkpoints (shutdown).
+    /// Flushes all logs and writes clean checkpoints (shutdown), several at a time.
     pub fn close(&self) -> Result<(), LogError> {
         let logs: Vec<_> = self.logs.read().values().cloned().collect();
-        let mut first_err = None;
-        for log in logs {
-            if let Err(e) = log.close() {
-                tracing::warn!(dir = %log.dir().display(), error = %e, "log close failed");
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        in_parallel(logs, |log| {
+            log.close().inspect_err(|e| tracing::warn!(dir = %log.dir().display(), error = %e, "log close failed"))
+        })
+        .map(|_| ())
     }
+}
+
+/// Partitions opened or closed at once: their fsyncs overlap instead of queueing.
+const PARALLEL_PARTITIONS: usize = 8;
+
+/// Runs `work` on every item, on up to [`PARALLEL_PARTITIONS`] threads; every item is
+/// done even when some fail, and the first error is returned.
+fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    work: impl Fn(T) -> Result<R, LogError> + Sync,
+) -> Result<Vec<R>, LogError> {
+    let threads = items.len().clamp(1, PARALLEL_PARTITIONS);
+    let queue = parking_lot::Mutex::new(items.into_iter());
+    let results = parking_lot::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let Some(item) = queue.lock().next() else { break };
+                let result = work(item);
+                results.lock().push(result);
+            });
+        }
+    });
+    results.into_inner().into_iter().collect()
 }
 
 #[cfg(test)]

@@ -286,7 +286,8 @@ impl PartitionLog {
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             fail_next_fsync: AtomicBool::new(false),
-            last_checkpoint: Mutex::new(None),
+            // A clean shutdown left the same checkpoint: no need to write it again.
+            last_checkpoint: Mutex::new(ckpt),
             recovery: info,
         };
         log.rebuild_producer_state()?;
@@ -925,7 +926,9 @@ impl PartitionLog {
         if let Some(active) = segs.last() {
             active.seal()?;
         }
-        producer::write_snapshot(&self.dir, leo, &st.producers)?;
+        if !producer::has_snapshot(&self.dir, leo) {
+            producer::write_snapshot(&self.dir, leo, &st.producers)?;
+        }
         drop(st);
         self.write_epochs_if_dirty()?;
         self.write_checkpoint()

@@ -232,6 +232,11 @@ pub(crate) fn list_snapshots(dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     Ok(out)
 }
 
+/// Whether a snapshot as of `offset` exists (nothing was appended since it was written).
+pub(crate) fn has_snapshot(dir: &Path, offset: i64) -> bool {
+    dir.join(format!("{offset:020}.snapshot")).exists()
+}
+
 /// Writes a snapshot as of `offset` and keeps only the two newest snapshot files.
 pub(crate) fn write_snapshot(dir: &Path, offset: i64, state: &ProducerState) -> io::Result<()> {
     let name = format!("{offset:020}.snapshot");

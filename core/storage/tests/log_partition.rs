@@ -505,3 +505,54 @@ fn reads_run_concurrently_with_appends_and_retention() {
     assert!(log.log_start_offset() > 0);
     assert_eq!(log.high_watermark(), 600);
 }
+
+#[test]
+fn a_clean_restart_rewrites_no_checkpoint_and_keeps_everything() {
+    use std::os::unix::fs::MetadataExt;
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("t-0");
+    let log = open(&dir, small_config());
+    log.append(idem(7, 0, 0, 3), 0, now_ms()).unwrap();
+    log.advance_high_watermark(log.log_end_offset());
+    log.close().unwrap();
+    drop(log);
+    // Each checkpoint is replaced by a rename, so a rewrite shows as a new inode.
+    let inodes = || -> Vec<u64> {
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+            .iter()
+            .filter(|p| !p.extension().is_some_and(|e| e == "log"))
+            .map(|p| p.metadata().unwrap().ino())
+            .collect()
+    };
+    let before = inodes();
+    let log = open(&dir, small_config());
+    assert_eq!((log.log_end_offset(), log.high_watermark()), (3, 3));
+    log.close().unwrap();
+    drop(log);
+    assert_eq!(inodes(), before, "nothing changed, so nothing was written again");
+    // The producer state came back from the snapshot: a retry is still a duplicate.
+    let log = open(&dir, small_config());
+    assert!(log.append(idem(7, 0, 0, 3), 0, now_ms()).unwrap().duplicate);
+}
+
+#[test]
+fn a_manager_opens_and_closes_many_partitions() {
+    let d = tempfile::tempdir().unwrap();
+    let config = |_: &str| small_config();
+    let manager = LogManager::open(d.path(), &config).unwrap();
+    for p in 0..40 {
+        let log = manager.create("many", p, small_config()).unwrap();
+        log.append(batch(p as usize + 1, now_ms(), "x"), 0, now_ms()).unwrap();
+    }
+    manager.close().unwrap();
+    drop(manager);
+    let manager = LogManager::open(d.path(), &config).unwrap();
+    let mut partitions = manager.partitions();
+    partitions.sort_by_key(|(key, _)| key.1);
+    assert_eq!(partitions.len(), 40);
+    for ((_, p), log) in partitions {
+        assert_eq!(log.log_end_offset(), i64::from(p) + 1, "partition {p}");
+    }
+}
