@@ -159,7 +159,7 @@ mod tests {
         let slot = Slot::new(5, "thing");
         assert_eq!(*slot.get().unwrap(), 5);
         assert!(slot.take().is_some());
-        assert_eq!(slot.get().err().unwrap().status, klog_status::KLOG_CLOSED);
+        assert_eq!(Failure::from(slot.get().err().unwrap()).status, klog_status::KLOG_CLOSED);
         assert!(slot.take().is_none());
     }
 }
