@@ -10,7 +10,7 @@ use crate::trace::Trace;
 /// Stops and restarts the node now and then, until aborted.
 pub async fn restarts(node: Arc<SimNode>, rng: SimRng, trace: Trace) {
     loop {
-        tokio::time::sleep(rng.millis(300..4000)).await;
+        tokio::time::sleep(rng.millis(200..2000)).await;
         restart(&node, &rng, &trace).await;
     }
 }
@@ -20,13 +20,13 @@ pub async fn restarts(node: Arc<SimNode>, rng: SimRng, trace: Trace) {
 /// it is reopened), until aborted.
 pub async fn fsync_failures(node: Arc<SimNode>, rng: SimRng, trace: Trace, topic: String, partitions: i32) {
     loop {
-        tokio::time::sleep(rng.millis(100..2000)).await;
+        tokio::time::sleep(rng.millis(100..1500)).await;
         let partition = rng.range(0..partitions as u64) as i32;
         if node.inject_fsync_failure(&topic, partition) {
             trace.record(format_args!("fsync of {topic}-{partition} will fail"));
         }
         if rng.chance(0.7) {
-            tokio::time::sleep(rng.millis(0..3000)).await;
+            tokio::time::sleep(rng.millis(0..1500)).await;
             restart(&node, &rng, &trace).await;
         }
     }
@@ -38,7 +38,7 @@ async fn restart(node: &SimNode, rng: &SimRng, trace: &Trace) {
         Ok(()) => trace.record("broker stopped"),
         Err(e) => trace.record(format_args!("broker stopped: {}", e.kind())),
     }
-    tokio::time::sleep(rng.millis(0..2000)).await;
+    tokio::time::sleep(rng.millis(0..1000)).await;
     node.resume().expect("the broker cannot reopen its directory");
     trace.record("broker started");
 }

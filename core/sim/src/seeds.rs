@@ -4,6 +4,7 @@
 //! - `KLOG_SIM_SEED=n`: only seed `n` (replay).
 //! - `KLOG_SIM_SEEDS=n`: `n` seeds per scenario instead of the bounded default.
 //! - `KLOG_SIM_FIRST_SEED=n`: start there instead of at 0.
+//! - `KLOG_SIM_VERBOSE=1`: a line per seed; `KLOG_SIM_TRACE=1`: every run's trace.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -25,10 +26,10 @@ pub fn seeds(bounded: u64) -> Vec<u64> {
     (first..first.saturating_add(count)).collect()
 }
 
-/// Runs `scenario` under each seed; returns the reports of the seeds that failed
-/// (a panic counts as a failure), having printed each with its replay command.
+/// Runs `scenario` under each seed and returns every report; a panic counts as a
+/// failure. Each failing seed is printed with the command that replays it.
 pub fn run_seeds(scenario: Scenario, seeds: &[u64]) -> Vec<Report> {
-    let mut failed = Vec::new();
+    let mut reports = Vec::new();
     for &seed in seeds {
         let report = catch_unwind(AssertUnwindSafe(|| run(scenario, seed))).unwrap_or_else(|panic| {
             let message = panic
@@ -45,6 +46,9 @@ pub fn run_seeds(scenario: Scenario, seeds: &[u64]) -> Vec<Report> {
                 digest: 0,
             }
         });
+        if std::env::var_os("KLOG_SIM_TRACE").is_some() {
+            eprintln!("{}", report.trace.join("\n"));
+        }
         if std::env::var_os("KLOG_SIM_VERBOSE").is_some() {
             eprintln!("{scenario} seed {seed}: {} digest {:016x}", report.summary, report.digest);
         }
@@ -54,8 +58,8 @@ pub fn run_seeds(scenario: Scenario, seeds: &[u64]) -> Vec<Report> {
                 eprintln!("  {violation}");
             }
             eprintln!("  replay: KLOG_SIM_SEED={seed} cargo test -p klog-sim --test scenarios {scenario}");
-            failed.push(report);
         }
+        reports.push(report);
     }
-    failed
+    reports
 }

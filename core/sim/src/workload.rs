@@ -86,7 +86,7 @@ async fn connect(config: &ProducerConfig) -> Result<Producer> {
             Err(e) if attempt < 30 && e.kind().is_retriable() => attempt += 1,
             Err(e) => return Err(e),
         }
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -103,8 +103,8 @@ impl Sender {
     async fn run(self, topic: String, partitions: i32, count: usize) {
         let mut pending: Vec<(usize, DeliveryFuture)> = Vec::with_capacity(count);
         for _ in 0..count {
-            if self.rng.chance(0.2) {
-                tokio::time::sleep(self.rng.millis(0..30)).await;
+            if self.rng.chance(0.5) {
+                tokio::time::sleep(self.rng.millis(0..20)).await;
             }
             let partition = self.rng.range(0..partitions as u64) as i32;
             let id = self.history.begin(self.index, partition);

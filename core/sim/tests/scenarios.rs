@@ -9,9 +9,12 @@ const BOUNDED: u64 = 16;
 
 fn run_scenario(scenario: Scenario) {
     let seeds = seeds(BOUNDED);
-    let failed = run_seeds(scenario, &seeds);
-    let failed: Vec<u64> = failed.iter().map(|r| r.seed).collect();
+    let reports = run_seeds(scenario, &seeds);
+    let failed: Vec<u64> = reports.iter().filter(|r| !r.violations.is_empty()).map(|r| r.seed).collect();
     assert!(failed.is_empty(), "{scenario} failed with seeds {failed:?} (of {} run)", seeds.len());
+    // A single run may see every record refused (a failed fsync early on); all of them may not.
+    let acked: usize = reports.iter().map(|r| r.summary.acked).sum();
+    assert!(acked > 0, "{scenario}: no record acknowledged in {} runs: it tested nothing", seeds.len());
 }
 
 #[test]
