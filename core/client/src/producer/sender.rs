@@ -439,8 +439,7 @@ impl Sender {
         let (sent, turn) = oneshot::channel();
         let previous = self.turns.insert(node, turn);
         let order = Turn { previous, sent };
-        let handle =
-            self.tasks.spawn(produce(self.cluster.clone(), node, batches, self.acks, timeout_ms, order));
+        let handle = self.tasks.spawn(produce(self.cluster.clone(), node, batches, self.acks, timeout_ms, order));
         self.requests.insert(handle.id(), (node, orders));
         *self.node_in_flight.entry(node).or_default() += 1;
     }
