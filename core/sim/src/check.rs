@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
+use crate::consume::Consumed;
 use crate::history::{History, Outcome, Sent};
 
 /// A record as read back: its offset and the id in its value (None: not ours).
@@ -60,6 +61,23 @@ pub fn check(history: &History, log: &BTreeMap<i32, Vec<Stored>>) -> (Summary, V
         }
     }
     (summary, violations)
+}
+
+/// A consumer that read from the beginning saw exactly the log: every record once,
+/// in offset order, nothing else.
+pub fn check_consumed(log: &BTreeMap<i32, Vec<Stored>>, consumed: &Consumed) -> Vec<String> {
+    let mut violations = Vec::new();
+    for (partition, stored) in log {
+        let seen = consumed.get(partition).map_or(&[][..], Vec::as_slice);
+        if let Some(i) = (0..stored.len().max(seen.len())).find(|&i| stored.get(i) != seen.get(i)) {
+            violations.push(format!(
+                "the consumer of partition {partition} saw {:?} where the log has {:?} (position {i})",
+                seen.get(i),
+                stored.get(i)
+            ));
+        }
+    }
+    violations
 }
 
 /// Duplicates, strangers, wrong partitions and order within one partition.

@@ -7,13 +7,15 @@
 //!   responses, around any client connector (also used by `klog`'s own tests).
 //! - [`node`]: a broker that can be restarted on its directory, and the in-process
 //!   wire to it.
-//! - [`scenario`]: the scenarios, [`check`]: the invariants they end with.
+//! - [`scenario`]: the scenarios, [`workload`] and [`consume`]: their clients,
+//!   [`check`]: the invariants they end with.
 //!
 //! See `docs/testing.md` for why it is built this way and how to run many seeds.
 
 mod block_on;
 pub mod chaos;
 pub mod check;
+pub mod consume;
 pub mod faults;
 pub mod history;
 pub mod network;

@@ -69,7 +69,7 @@ impl SimNode {
     }
 
     /// Handles `request` to completion if the broker is still the run `generation`
-    /// was connected to. A Fetch never waits: it answers with what is there.
+    /// was connected to. A Fetch never waits here: it answers with what is there.
     fn handle(
         &self,
         generation: u64,
@@ -88,6 +88,17 @@ impl SimNode {
         };
         Ok(block_on(broker.call(context, version, request)))
     }
+}
+
+/// Whether `response` is a Fetch answer without records or errors.
+fn is_empty_fetch(response: &ResponseKind) -> bool {
+    let ResponseKind::Fetch(fetch) = response else { return false };
+    fetch.error_code == 0
+        && fetch
+            .responses
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .all(|p| p.error_code == 0 && p.records.as_ref().is_none_or(|r| r.is_empty()))
 }
 
 fn closed() -> Error {
@@ -140,10 +151,21 @@ impl Transport for SimTransport {
     }
 
     fn call(&self, version: i16, request: RequestKind) -> BoxFuture<'_, Result<ResponseKind>> {
+        let long_poll = match &request {
+            RequestKind::Fetch(fetch) => Duration::from_millis(fetch.max_wait_ms.max(0) as u64),
+            _ => Duration::ZERO,
+        };
         Box::pin(async move {
-            self.node
+            let response = self
+                .node
                 .handle(self.generation, &self.context, version, request)?
-                .ok_or_else(|| Error::internal("the broker sent no response to a request that takes one"))
+                .ok_or_else(|| Error::internal("the broker sent no response to a request that takes one"))?;
+            if !long_poll.is_zero() && is_empty_fetch(&response) {
+                // The broker answered at once; a long poll with nothing to return
+                // answers after its wait (without waking early on new data).
+                tokio::time::sleep(long_poll).await;
+            }
+            Ok(response)
         })
     }
 

@@ -11,7 +11,8 @@ use klog_client::{ClientConfig, Cluster};
 use klog_protocol::{Error, Result};
 
 use crate::chaos;
-use crate::check::{check, Summary};
+use crate::check::{check, check_consumed, Stored, Summary};
+use crate::consume::{Consumed, Reader};
 use crate::faults::{FaultPlan, Faults};
 use crate::history::History;
 use crate::network::FaultyConnector;
@@ -24,6 +25,8 @@ use crate::workload::Workload;
 const TOPIC: &str = "sim";
 /// How long a client waits for a response that was lost.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Simulated time the consumer has to catch up once the producers are done.
+const CONSUMER_LIMIT: Duration = Duration::from_secs(120);
 /// Simulated time after which a run counts as hung.
 const RUN_LIMIT: Duration = Duration::from_secs(3600);
 
@@ -110,9 +113,14 @@ async fn simulate(scenario: Scenario, seed: u64) -> Report {
     trace.record(format_args!("{scenario} seed {seed}: {workload:?}"));
     let outcome = tokio::time::timeout(RUN_LIMIT, drive(scenario, &workload, &rng, &trace, &history)).await;
     let (summary, violations) = match outcome {
-        Ok(Ok(log)) => {
+        Ok(Ok((log, consumed))) => {
             trace_log(&trace, &history, &log);
-            check(&history, &log)
+            let (summary, mut violations) = check(&history, &log);
+            match consumed {
+                Ok(consumed) => violations.extend(check_consumed(&log, &consumed)),
+                Err(e) => violations.push(e),
+            }
+            (summary, violations)
         }
         Ok(Err(e)) => (Summary::default(), vec![format!("the run failed: {e}")]),
         Err(_) => (Summary::default(), vec![format!("the run did not finish in {RUN_LIMIT:?} of simulated time")]),
@@ -121,15 +129,15 @@ async fn simulate(scenario: Scenario, seed: u64) -> Report {
     Report { scenario, seed, summary, violations, trace: trace.events(), digest: trace.digest() }
 }
 
-/// Sets up the node and network, runs the workload under the scenario's faults and
-/// reads the topic back once everything is quiet again.
+/// Sets up the node and network, runs the workload and a consumer under the
+/// scenario's faults, and reads the topic back once everything is quiet again.
 async fn drive(
     scenario: Scenario,
     workload: &Workload,
     rng: &SimRng,
     trace: &Trace,
     history: &Arc<History>,
-) -> Result<BTreeMap<i32, Vec<crate::check::Stored>>> {
+) -> Result<(BTreeMap<i32, Vec<Stored>>, std::result::Result<Consumed, String>)> {
     let node = SimNode::start(|_| {})?;
     let broker = node.broker().ok_or_else(|| Error::internal("the node did not start"))?;
     broker.topics().create(TOPIC, workload.partitions, scenario.topic_overrides())?;
@@ -140,6 +148,7 @@ async fn drive(
         vec!["sim:9092".into()],
         Arc::new(FaultyConnector::new(wire.clone(), faults.clone())),
     );
+    let reader = Reader::start(client.clone(), TOPIC, workload.partitions);
     let chaos = match scenario {
         Scenario::LostResponses => None,
         Scenario::Restarts => Some(tokio::spawn(chaos::restarts(node.clone(), rng.clone(), trace.clone()))),
@@ -159,12 +168,15 @@ async fn drive(
     faults.set_enabled(false);
     node.resume()?;
     result?;
-    let reader = Cluster::connect(ClientConfig::with_connector(vec!["sim:9092".into()], wire)).await?;
-    read_topic(&reader, TOPIC, workload.partitions).await
+    let cluster = Cluster::connect(ClientConfig::with_connector(vec!["sim:9092".into()], wire)).await?;
+    let log = read_topic(&cluster, TOPIC, workload.partitions).await?;
+    let end = log.iter().map(|(&p, stored)| (p, stored.last().map_or(0, |(offset, _)| offset + 1))).collect();
+    let consumed = reader.finish(end, CONSUMER_LIMIT).await;
+    Ok((log, consumed))
 }
 
 /// Adds every record's outcome and the log read back to the trace.
-fn trace_log(trace: &Trace, history: &History, log: &BTreeMap<i32, Vec<crate::check::Stored>>) {
+fn trace_log(trace: &Trace, history: &History, log: &BTreeMap<i32, Vec<Stored>>) {
     for (id, sent) in history.records().iter().enumerate() {
         trace.record(format_args!(
             "record {id} p{} {}-#{}: {}",
