@@ -5,7 +5,7 @@ use klog_sim::seeds::{run_seeds, seeds};
 use klog_sim::{run, Scenario};
 
 /// Seeds per scenario in a plain `cargo test`.
-const BOUNDED: u64 = 40;
+const BOUNDED: u64 = 100;
 
 fn run_scenario(scenario: Scenario) {
     let seeds = seeds(BOUNDED);
