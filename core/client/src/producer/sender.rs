@@ -346,6 +346,8 @@ impl Sender {
         let reset_pending = self.reset_pending();
         loop {
             let mut per_node: HashMap<i32, Vec<SendBatch>> = HashMap::new();
+            // A retry that expired lets its partition's next one go: look again.
+            let mut expired_retry = false;
             let mut fresh: Vec<&(PartitionKey, i32)> = Vec::new();
             for entry in &routed {
                 let (key, node) = entry;
@@ -362,6 +364,7 @@ impl Sender {
                     if now.saturating_duration_since(batch.created) >= delivery_timeout {
                         batch.completer.fail(expired_failure(delivery_timeout, "while retrying"));
                         state.settled(order);
+                        expired_retry = true;
                         continue;
                     }
                     state.in_flight.insert(order);
@@ -409,7 +412,7 @@ impl Sender {
                     });
                 }
             }
-            if per_node.is_empty() {
+            if per_node.is_empty() && !expired_retry {
                 break;
             }
             for (node, batches) in per_node {
