@@ -27,7 +27,7 @@ impl SimNode {
     /// Starts a broker on a new temporary directory; `tweak` adjusts its settings.
     /// Must be called inside the simulation's runtime.
     pub fn start(tweak: impl FnOnce(&mut BrokerConfig)) -> Result<Arc<SimNode>> {
-        let dir = tempfile::tempdir()?;
+        let dir = tempfile::Builder::new().prefix("klog-sim-").tempdir_in(data_root())?;
         let mut config = BrokerConfig::new(dir.path());
         config.group.initial_rebalance_delay_ms = 0;
         // Background maintenance runs on real threads at simulated intervals: keep it out.
@@ -99,6 +99,20 @@ fn is_empty_fetch(response: &ResponseKind) -> bool {
             .iter()
             .flat_map(|t| &t.partitions)
             .all(|p| p.error_code == 0 && p.records.as_ref().is_none_or(|r| r.is_empty()))
+}
+
+/// Where node directories go: `KLOG_SIM_DIR`, else memory (`/dev/shm`) where there
+/// is one, so a run's thousands of fsyncs and restarts cost no disk latency.
+fn data_root() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("KLOG_SIM_DIR") {
+        return dir.into();
+    }
+    let shm = std::path::Path::new("/dev/shm");
+    if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        std::env::temp_dir()
+    }
 }
 
 fn closed() -> Error {
