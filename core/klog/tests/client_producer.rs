@@ -3,16 +3,18 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{FetchRequest, TopicName};
+use kafka_protocol::messages::{ApiKey, FetchRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
 use klog::client::producer::{murmur2, partition_for_key};
 use klog::client::{Acks, ClientConfig, Cluster, Producer, ProducerConfig, ProducerRecord, RecordMetadata};
 use klog::record::{batches, Compression, Header, Record};
 use klog::ErrorKind;
+use klog_sim::{Faults, FaultyConnector};
 use support::TestBroker;
 
 fn tcp(broker: &TestBroker) -> ClientConfig {
@@ -21,6 +23,14 @@ fn tcp(broker: &TestBroker) -> ClientConfig {
 
 fn local(broker: &TestBroker) -> ClientConfig {
     ClientConfig::in_process(broker.broker.clone())
+}
+
+/// `client` through a network that loses only what the returned faults are told to.
+fn lossy(client: ClientConfig) -> (ClientConfig, Arc<Faults>) {
+    let faults = Arc::new(Faults::scripted());
+    let mut lossy = client;
+    lossy.connector = Arc::new(FaultyConnector::new(lossy.connector.clone(), faults.clone()));
+    (lossy, faults)
 }
 
 fn create(broker: &TestBroker, topic: &str, partitions: i32, overrides: &[(&str, &str)]) {
@@ -255,10 +265,10 @@ async fn acks_zero_and_one_deliver() {
 
 async fn retried_batches_are_not_duplicated(client: ClientConfig, broker: &TestBroker, topic: &str) {
     create(broker, topic, 2, &[]);
-    let producer =
-        Producer::connect(config(client.clone(), &[("linger.ms", "20"), ("retry.backoff.ms", "10")])).await.unwrap();
+    let (lossy, faults) = lossy(client.clone());
+    let producer = Producer::connect(config(lossy, &[("linger.ms", "20"), ("retry.backoff.ms", "10")])).await.unwrap();
     // The first responses vanish: the broker stored the batches, the producer resends them.
-    producer.drop_next_responses(2);
+    faults.lose_next_responses(ApiKey::Produce, 2);
     let mut futures = Vec::new();
     for i in 0..40 {
         futures.push(producer.send(ProducerRecord::new(topic, format!("v{i}")).partition(i % 2)).await.unwrap());
@@ -517,15 +527,13 @@ async fn concurrent_senders_with_lost_responses_keep_order_without_duplicates() 
     let broker = TestBroker::start().await;
     create(&broker, "stress", 3, &[]);
     for client in [tcp(&broker), local(&broker)] {
-        let producer = std::sync::Arc::new(
-            Producer::connect(config(
-                client.clone(),
-                &[("linger.ms", "1"), ("batch.size", "1500"), ("retry.backoff.ms", "5")],
-            ))
-            .await
-            .unwrap(),
+        let (lossy, faults) = lossy(client);
+        let producer = Arc::new(
+            Producer::connect(config(lossy, &[("linger.ms", "1"), ("batch.size", "1500"), ("retry.backoff.ms", "5")]))
+                .await
+                .unwrap(),
         );
-        producer.drop_next_responses(6);
+        faults.lose_next_responses(ApiKey::Produce, 6);
         let mut tasks = Vec::new();
         for t in 0..4 {
             let producer = producer.clone();

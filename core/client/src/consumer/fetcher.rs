@@ -45,7 +45,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
         let Ok(cluster) = shared.cluster() else { break };
         let now = Instant::now();
         // Starting positions to look up.
-        let unresolved: Vec<(TopicPartition, u64, bool)> = {
+        let mut unresolved: Vec<(TopicPartition, u64, bool)> = {
             let mut state = shared.state.lock();
             state
                 .parts
@@ -57,6 +57,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
                 })
                 .collect()
         };
+        // In partition order, not the map's: the same requests on every run.
+        unresolved.sort_by(|a, b| a.0.cmp(&b.0));
         if !unresolved.is_empty() {
             let shared = shared.clone();
             tasks.spawn(async move {
@@ -159,9 +161,10 @@ pub(super) async fn run(shared: Arc<Shared>) {
             state.parts.values().filter_map(|p| p.retry_at).filter(|t| *t > now).min()
         };
         let sleep_until = next_retry.unwrap_or_else(|| now + std::time::Duration::from_secs(3600));
+        // Biased, so the choice between ready branches is the same on every run (a
+        // simulation replays a seed exactly); every branch leads to a new pass anyway.
         tokio::select! {
-            _ = shared.fetcher_wake.notified() => {}
-            _ = tokio::time::sleep_until(sleep_until) => {}
+            biased;
             Some(done) = tasks.join_next(), if !tasks.is_empty() => {
                 match done {
                     Ok(Done::Fetch { node, id, sent, result }) => {
@@ -185,6 +188,8 @@ pub(super) async fn run(shared: Arc<Shared>) {
                     }
                 }
             }
+            _ = shared.fetcher_wake.notified() => {}
+            _ = tokio::time::sleep_until(sleep_until) => {}
         }
     }
     tasks.shutdown().await;
@@ -220,6 +225,8 @@ fn retry_later(shared: &Shared, tp: &TopicPartition) {
 fn fetch_request(shared: &Shared, sent: &HashMap<TopicPartition, Sent>) -> FetchRequest {
     let config = &shared.config;
     let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+    let mut sent: Vec<_> = sent.iter().collect();
+    sent.sort_by(|a, b| a.0.cmp(b.0));
     for (tp, s) in sent {
         let mut p = FetchPartition::default();
         p.partition = tp.partition;

@@ -265,7 +265,6 @@ impl Producer {
             stop: AtomicBool::new(false),
             alive: AtomicBool::new(true),
             cluster: Mutex::new(Some(cluster.clone())),
-            drop_responses: AtomicUsize::new(0),
         });
         let handle = tokio::spawn(Sender::new(shared.clone(), cluster, producer).run());
         Ok(Producer { shared, sender: Mutex::new(Some(handle)) })
@@ -425,13 +424,6 @@ impl Producer {
             Err(e) if e.kind() == ErrorKind::Closed => Ok(()),
             other => other,
         }
-    }
-
-    /// Test hook: the next `n` Produce responses are discarded as if the connection
-    /// lost them, so their batches take the retry path.
-    #[doc(hidden)]
-    pub fn drop_next_responses(&self, n: usize) {
-        self.shared.drop_responses.store(n, Ordering::Release);
     }
 
     /// Whether nothing is queued or in flight.

@@ -18,7 +18,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -28,6 +28,7 @@ use kafka_protocol::ResponseError;
 use parking_lot::Mutex;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
 
 use super::accumulator::{Accumulator, Batch, PartitionKey};
 use super::delivery::{Completer, Failure, Outcome, Tracker};
@@ -62,8 +63,6 @@ pub(crate) struct Shared {
     pub alive: AtomicBool,
     /// Metadata for `send` (dropped at close).
     pub cluster: Mutex<Option<Arc<Cluster>>>,
-    /// Test hook: this many Produce responses are discarded as if lost.
-    pub drop_responses: AtomicUsize,
 }
 
 /// A batch handed to the sender.
@@ -240,15 +239,18 @@ impl Sender {
                 }
             }
             let deadline = next.unwrap_or_else(|| now + Duration::from_secs(3600));
+            // Biased, so the choice between ready branches is the same on every run (a
+            // simulation replays a seed exactly); every branch leads to a new pass anyway.
             tokio::select! {
-                _ = self.shared.wake.notified() => {}
+                biased;
                 Some(done) = self.tasks.join_next_with_id(), if !self.tasks.is_empty() => {
                     self.finished(done);
                     while let Some(done) = self.tasks.try_join_next_with_id() {
                         self.finished(done);
                     }
                 }
-                _ = tokio::time::sleep_until(deadline.into()) => {}
+                _ = self.shared.wake.notified() => {}
+                _ = tokio::time::sleep_until(deadline) => {}
             }
         }
     }
@@ -344,6 +346,8 @@ impl Sender {
         let reset_pending = self.reset_pending();
         loop {
             let mut per_node: HashMap<i32, Vec<SendBatch>> = HashMap::new();
+            // A retry that expired lets its partition's next one go: look again.
+            let mut expired_retry = false;
             let mut fresh: Vec<&(PartitionKey, i32)> = Vec::new();
             for entry in &routed {
                 let (key, node) = entry;
@@ -360,6 +364,7 @@ impl Sender {
                     if now.saturating_duration_since(batch.created) >= delivery_timeout {
                         batch.completer.fail(expired_failure(delivery_timeout, "while retrying"));
                         state.settled(order);
+                        expired_retry = true;
                         continue;
                     }
                     state.in_flight.insert(order);
@@ -407,7 +412,7 @@ impl Sender {
                     });
                 }
             }
-            if per_node.is_empty() {
+            if per_node.is_empty() && !expired_retry {
                 break;
             }
             for (node, batches) in per_node {
@@ -433,14 +438,11 @@ impl Sender {
 
     fn spawn_request(&mut self, node: i32, batches: Vec<SendBatch>) {
         let orders: Vec<(PartitionKey, u64)> = batches.iter().map(|b| (b.key(), b.order())).collect();
-        let drop_response =
-            self.shared.drop_responses.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok();
         let timeout_ms = i32::try_from(self.shared.config.client.request_timeout.as_millis()).unwrap_or(i32::MAX);
         let (sent, turn) = oneshot::channel();
         let previous = self.turns.insert(node, turn);
         let order = Turn { previous, sent };
-        let handle =
-            self.tasks.spawn(produce(self.cluster.clone(), node, batches, self.acks, timeout_ms, drop_response, order));
+        let handle = self.tasks.spawn(produce(self.cluster.clone(), node, batches, self.acks, timeout_ms, order));
         self.requests.insert(handle.id(), (node, orders));
         *self.node_in_flight.entry(node).or_default() += 1;
     }
@@ -683,7 +685,6 @@ async fn produce(
     batches: Vec<SendBatch>,
     acks: i16,
     timeout_ms: i32,
-    drop_response: bool,
     turn: Turn,
 ) -> RequestDone {
     let mut results = Vec::with_capacity(batches.len());
@@ -750,10 +751,6 @@ async fn produce(
             return RequestDone { node, results };
         }
     };
-    if drop_response {
-        fail_all(sendable, &mut results, Failure::new(ErrorKind::Timeout, "Produce response lost (test hook)"));
-        return RequestDone { node, results };
-    }
     for batch in sendable {
         let topic = &batch.completer.shared.topic;
         let partition = batch.completer.shared.partition;
