@@ -5,6 +5,7 @@
 //! - [`api`]: the one table of APIs the broker implements (versions, ACL needed).
 //! - [`codes`]: the one table between Kafka error codes and [`ErrorKind`].
 //! - [`record`]: RecordBatch v2 framing, validation, a builder and a zero-copy reader.
+//! - [`wire`]: responses as chunks of encoded bytes and log file regions (zero-copy Fetch).
 //! - [`Service`] and [`RequestContext`]: what a transport hands a request to.
 //! - [`error`]: klog's public error type.
 
@@ -16,6 +17,7 @@ pub mod frame;
 mod legacy;
 pub mod record;
 mod service;
+pub mod wire;
 
 pub use context::RequestContext;
 pub use error::{Error, ErrorKind, Result};
