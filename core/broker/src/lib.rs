@@ -15,6 +15,7 @@ mod produce;
 mod producer_ids;
 pub mod server;
 pub mod topics;
+mod writer;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -29,6 +30,7 @@ use tokio::sync::Notify;
 
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
+use klog_protocol::wire::WireResponse;
 use klog_protocol::{api as versions, BoxFuture, Service};
 use klog_storage::LogConfig;
 use producer_ids::ProducerIdAllocator;
@@ -236,6 +238,24 @@ impl Service for Broker {
             let no_response = matches!(&request, RequestKind::Produce(p) if p.acks == 0);
             let response = self.handle(context, version, request).await;
             (!no_response).then_some(response)
+        })
+    }
+
+    /// Fetch responses leave their records in the log files for the transport.
+    fn call_wire<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        version: i16,
+        request: RequestKind,
+    ) -> BoxFuture<'a, Option<WireResponse>> {
+        Box::pin(async move {
+            match request {
+                RequestKind::Fetch(r) => {
+                    let (body, deferred) = self.fetch_deferred(r).await;
+                    Some(WireResponse { body: ResponseKind::Fetch(body), deferred })
+                }
+                other => self.call(context, version, other).await.map(WireResponse::from),
+            }
         })
     }
 

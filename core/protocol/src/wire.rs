@@ -166,7 +166,10 @@ impl<'a> SpliceBuf<'a> {
     }
 
     fn placeholder_index(&self, src: &[u8]) -> Option<usize> {
-        self.deferred.entries.iter().position(|d| d.placeholder.as_ptr() == src.as_ptr() && src.len() == PLACEHOLDER_LEN)
+        self.deferred
+            .entries
+            .iter()
+            .position(|d| d.placeholder.as_ptr() == src.as_ptr() && src.len() == PLACEHOLDER_LEN)
     }
 
     /// Replaces the placeholder's length prefix (just written) with the real one and
