@@ -113,7 +113,7 @@ async fn fetch_returns_the_produced_batches_across_partitions_segments_and_limit
     }
     let batch_len = stored[0][0].len();
     assert!(broker.broker.topics().logs().get(TOPIC, 0).unwrap().segment_count() > 3);
-    for version in [3, 4, 11, 12] {
+    for version in [4, 11, 12] {
         // Everything, from the start and from inside the log.
         let resp = conn.call(fetch_request(&[(0, 0), (1, 35), (2, 110)], 1 << 20, 1 << 20), version).await;
         let parts = &resp.responses[0].partitions;
