@@ -11,6 +11,7 @@ pub mod server;
 
 pub use coordinator::group;
 pub use metadata::topics;
+mod writer;
 
 use std::fs::File;
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ pub use klog_protocol::RequestContext;
 use coordinator::producer_ids::ProducerIdAllocator;
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
+use klog_protocol::wire::WireResponse;
 use klog_protocol::{api as versions, BoxFuture, Clock, Service, SystemClock};
 use klog_storage::LogConfig;
 use metadata::MetadataStore;
@@ -238,6 +240,24 @@ impl Service for Broker {
             let no_response = matches!(&request, RequestKind::Produce(p) if p.acks == 0);
             let response = self.handle(context, version, request).await;
             (!no_response).then_some(response)
+        })
+    }
+
+    /// Fetch responses leave their records in the log files for the transport.
+    fn call_wire<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        version: i16,
+        request: RequestKind,
+    ) -> BoxFuture<'a, Option<WireResponse>> {
+        Box::pin(async move {
+            match request {
+                RequestKind::Fetch(r) => {
+                    let (body, deferred) = self.fetch_deferred(r).await;
+                    Some(WireResponse { body: ResponseKind::Fetch(body), deferred })
+                }
+                other => self.call(context, version, other).await.map(WireResponse::from),
+            }
         })
     }
 

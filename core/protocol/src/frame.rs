@@ -4,7 +4,8 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, RequestKind, ResponseHeader, ResponseKind};
+use kafka_protocol::protocol::buf::ByteBufMut;
 use kafka_protocol::protocol::{Decodable, Encodable};
 use kafka_protocol::ResponseError;
 
@@ -93,20 +94,59 @@ pub fn encode_response(
     response: &ResponseKind,
     out: &mut BytesMut,
 ) -> Result<(), CodecError> {
-    let fail = |e: String| CodecError::Encode(api_key, version, e);
     let start = out.len();
     out.put_i32(0);
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    header.encode(out, api_key.response_header_version(version)).map_err(|e| fail(e.to_string()))?;
-    if legacy::is_legacy(api_key, version) {
-        legacy::encode_response_body(version, response, out).map_err(fail)?;
-    } else {
-        response.encode(out, version).map_err(|e| fail(e.to_string()))?;
-    }
-    let len = i32::try_from(out.len() - start - 4).map_err(|_| fail("response larger than 2 GiB".into()))?;
+    encode_response_into(correlation_id, api_key, version, response, out)?;
+    let len = i32::try_from(out.len() - start - 4)
+        .map_err(|_| CodecError::Encode(api_key, version, "response larger than 2 GiB".into()))?;
     out[start..start + 4].copy_from_slice(&len.to_be_bytes());
     Ok(())
+}
+
+/// Encodes the response header and body (no length prefix).
+fn encode_response_into(
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    response: &ResponseKind,
+    out: &mut BytesMut,
+) -> Result<(), CodecError> {
+    let fail = |e: String| CodecError::Encode(api_key, version, e);
+    encode_header(correlation_id, api_key, version, out)?;
+    if legacy::is_legacy(api_key, version) {
+        legacy::encode_response_body(version, response, out).map_err(fail)
+    } else {
+        response.encode(out, version).map_err(|e| fail(e.to_string()))
+    }
+}
+
+/// Encodes a Fetch response's header and body (no length prefix) into any buffer.
+pub(crate) fn encode_fetch_into<B: ByteBufMut>(
+    correlation_id: i32,
+    version: i16,
+    response: &FetchResponse,
+    out: &mut B,
+) -> Result<(), CodecError> {
+    encode_header(correlation_id, ApiKey::Fetch, version, out)?;
+    if legacy::is_legacy(ApiKey::Fetch, version) {
+        legacy::encode_fetch_v2(response, out);
+        Ok(())
+    } else {
+        response.encode(out, version).map_err(|e| CodecError::Encode(ApiKey::Fetch, version, e.to_string()))
+    }
+}
+
+fn encode_header<B: ByteBufMut>(
+    correlation_id: i32,
+    api_key: ApiKey,
+    version: i16,
+    out: &mut B,
+) -> Result<(), CodecError> {
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    header
+        .encode(out, api_key.response_header_version(version))
+        .map_err(|e| CodecError::Encode(api_key, version, e.to_string()))
 }
 
 /// The ApiVersions v0 answer to a client that asked for a version we lack.

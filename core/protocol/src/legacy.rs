@@ -65,7 +65,7 @@ pub(super) fn encode_response_body(version: i16, response: &ResponseKind, out: &
 
 /// Produce response v0/v1: per topic and partition the error and base offset;
 /// v1 adds the throttle time at the end.
-fn encode_produce_v0(version: i16, response: &ProduceResponse, out: &mut BytesMut) {
+fn encode_produce_v0<B: BufMut>(version: i16, response: &ProduceResponse, out: &mut B) {
     out.put_i32(response.responses.len() as i32);
     for topic in &response.responses {
         put_string(out, topic.name.as_str());
@@ -81,14 +81,15 @@ fn encode_produce_v0(version: i16, response: &ProduceResponse, out: &mut BytesMu
     }
 }
 
-fn put_string(out: &mut BytesMut, s: &str) {
+fn put_string<B: BufMut>(out: &mut B, s: &str) {
     out.put_i16(s.len() as i16);
-    out.extend_from_slice(s.as_bytes());
+    out.put_slice(s.as_bytes());
 }
 
 /// Fetch response v2/v3: throttle time, then per topic and partition the error,
 /// high watermark and records.
-fn encode_fetch_v2(response: &FetchResponse, out: &mut BytesMut) {
+/// Records go through `put_slice` so deferred records are spliced (see `wire`).
+pub(super) fn encode_fetch_v2<B: BufMut>(response: &FetchResponse, out: &mut B) {
     out.put_i32(response.throttle_time_ms);
     out.put_i32(response.responses.len() as i32);
     for topic in &response.responses {
@@ -101,7 +102,7 @@ fn encode_fetch_v2(response: &FetchResponse, out: &mut BytesMut) {
             match &p.records {
                 Some(records) => {
                     out.put_i32(records.len() as i32);
-                    out.extend_from_slice(records);
+                    out.put_slice(records);
                 }
                 None => out.put_i32(-1),
             }

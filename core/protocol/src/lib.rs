@@ -5,6 +5,7 @@
 //! - [`api`]: the one table of APIs the broker implements (versions, ACL needed).
 //! - [`codes`]: the one table between Kafka error codes and [`ErrorKind`].
 //! - [`record`]: RecordBatch v2 framing, validation, a builder and a zero-copy reader.
+//! - [`wire`]: responses as chunks of encoded bytes and log file regions (zero-copy Fetch).
 //! - [`Service`] and [`RequestContext`]: what a transport hands a request to.
 //! - [`error`]: klog's public error type.
 
@@ -17,6 +18,7 @@ pub mod frame;
 mod legacy;
 pub mod record;
 mod service;
+pub mod wire;
 
 pub use clock::{Clock, SystemClock};
 pub use context::RequestContext;

@@ -6,6 +6,7 @@ use std::pin::Pin;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
 
+use crate::wire::WireResponse;
 use crate::RequestContext;
 
 /// A boxed, sendable future (what a `dyn Service` returns).
@@ -21,6 +22,18 @@ pub trait Service: Send + Sync + 'static {
         version: i16,
         request: RequestKind,
     ) -> BoxFuture<'a, Option<ResponseKind>>;
+
+    /// Like [`Service::call`], for a transport that writes frames: the response may
+    /// leave Fetch records in log files ([`WireResponse::deferred`]) for the
+    /// transport to send without copying. By default, the response of `call`.
+    fn call_wire<'a>(
+        &'a self,
+        context: &'a RequestContext,
+        version: i16,
+        request: RequestKind,
+    ) -> BoxFuture<'a, Option<WireResponse>> {
+        Box::pin(async move { self.call(context, version, request).await.map(WireResponse::from) })
+    }
 
     /// Whether the service was shut down: in-process callers then fail with `Closed`.
     fn is_closed(&self) -> bool {

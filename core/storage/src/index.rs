@@ -210,6 +210,21 @@ impl OffsetIndex {
         }
     }
 
+    /// Position of the largest entry with position `<= pos`, if any.
+    pub(crate) fn floor_by_position(&self, pos: u64) -> Option<u64> {
+        let n = self.0.len();
+        let (mut lo, mut hi) = (0usize, n);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if u64::from(self.get(mid).1) <= pos {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo.checked_sub(1).map(|i| u64::from(self.get(i).1))
+    }
+
     /// Loads entries already in the file: the non-zero prefix, cut to entries with
     /// relative offset `<= max_rel` and position `< max_pos`. Returns false if what
     /// remains does not look like an index (non-increasing last entries).

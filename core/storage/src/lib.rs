@@ -55,5 +55,6 @@ mod segment;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType, KNOWN_KEYS};
 pub use error::LogError;
+pub use klog_protocol::wire::FileSlice;
 pub use manager::{parse_partition_dir, LogManager};
-pub use partition::{AppendInfo, PartitionLog, ReadResult, RecoveryInfo};
+pub use partition::{AppendInfo, PartitionLog, ReadResult, RecoveryInfo, SliceRead};

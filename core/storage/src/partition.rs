@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use klog_protocol::wire::FileSlice;
 use parking_lot::{Mutex, RwLock};
 
 use super::checkpoint::{self, PartitionCheckpoint};
@@ -41,6 +42,45 @@ pub struct ReadResult {
     pub log_start_offset: i64,
     /// Log end offset when read.
     pub log_end_offset: i64,
+}
+
+/// Where a read's batches are in the log (see [`PartitionLog::read_slices`]).
+#[derive(Debug, Clone)]
+pub struct SliceRead {
+    /// Whole stored batches, in order, starting with the one that holds the
+    /// requested offset; one slice per segment.
+    pub slices: Vec<FileSlice>,
+    /// High watermark when read.
+    pub high_watermark: i64,
+    /// Log start offset when read.
+    pub log_start_offset: i64,
+    /// Log end offset when read.
+    pub log_end_offset: i64,
+}
+
+impl SliceRead {
+    /// Total bytes of the slices.
+    pub fn len(&self) -> usize {
+        self.slices.iter().map(|s| s.len).sum()
+    }
+
+    /// Whether no batch was read.
+    pub fn is_empty(&self) -> bool {
+        self.slices.is_empty()
+    }
+
+    /// The batches' bytes, read from the files. Fails if a file is shorter than
+    /// its slice (never returns partial data).
+    pub fn copy_records(&self) -> std::io::Result<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let mut out = vec![0u8; self.len()];
+        let mut at = 0;
+        for slice in &self.slices {
+            slice.file.read_exact_at(&mut out[at..at + slice.len], slice.pos)?;
+            at += slice.len;
+        }
+        Ok(Bytes::from(out))
+    }
 }
 
 /// What [`PartitionLog::open`] found and did.
@@ -541,6 +581,7 @@ impl PartitionLog {
 
     /// Reads whole batches from `offset` up to `max_bytes` (at least one batch when
     /// `min_one_batch`), never past `upper_bound` (usually the high watermark).
+    /// Copies them out of the log; [`PartitionLog::read_slices`] does not.
     pub fn read(
         &self,
         offset: i64,
@@ -548,76 +589,78 @@ impl PartitionLog {
         upper_bound: i64,
         min_one_batch: bool,
     ) -> Result<ReadResult, LogError> {
+        let read = self.read_slices(offset, max_bytes, upper_bound, min_one_batch)?;
+        Ok(ReadResult {
+            records: read.copy_records()?,
+            high_watermark: read.high_watermark,
+            log_start_offset: read.log_start_offset,
+            log_end_offset: read.log_end_offset,
+        })
+    }
+
+    /// Like [`PartitionLog::read`], but returns where the batches are instead of
+    /// their bytes: one slice per segment touched, each holding whole batches.
+    /// Only batch headers are read.
+    pub fn read_slices(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        upper_bound: i64,
+        min_one_batch: bool,
+    ) -> Result<SliceRead, LogError> {
         let leo = self.leo.load(Ordering::Acquire);
         let segs = self.segments();
         let log_start = self.log_start.load(Ordering::Acquire);
         let hw = self.hw.load(Ordering::Acquire);
-        let result = |records: Bytes| ReadResult {
-            records,
-            high_watermark: hw,
-            log_start_offset: log_start,
-            log_end_offset: leo,
-        };
+        let mut read =
+            SliceRead { slices: Vec::new(), high_watermark: hw, log_start_offset: log_start, log_end_offset: leo };
         let out_of_range = || LogError::OffsetOutOfRange { offset, log_start, log_end: leo };
         if offset < log_start || offset > leo {
             return Err(out_of_range());
         }
         let upper = upper_bound.min(leo);
         if offset >= upper {
-            return Ok(result(Bytes::new()));
+            return Ok(read);
         }
         let i = segs.partition_point(|s| s.base <= offset);
         if i == 0 {
             return Err(out_of_range());
         }
-        let mut out = BytesMut::new();
-        let mut remaining = max_bytes;
+        let mut remaining = max_bytes as u64;
         for (k, seg) in segs[i - 1..].iter().enumerate() {
             let limit = seg.size();
-            let start = if k == 0 {
-                match seg.locate(offset, limit)? {
+            let start = match k {
+                0 => match seg.locate(offset, limit)? {
                     Some((pos, _)) => pos,
                     None => continue,
-                }
-            } else {
-                0
+                },
+                _ => 0,
             };
             if start >= limit {
                 continue;
             }
-            let want = ((limit - start).min(remaining as u64)) as usize;
-            let chunk = seg.read_at(start, want)?;
-            let mut take = 0usize;
-            let mut hit_upper = false;
-            for (h, b) in BatchIter::new(&chunk) {
-                if h.base_offset >= upper {
-                    hit_upper = true;
-                    break;
-                }
-                take += b.len();
+            let end = seg.position_of(upper, limit)?;
+            if start >= end {
+                break;
             }
-            if take == 0 && !hit_upper {
-                if out.is_empty() && min_one_batch {
-                    // KIP-74: the first batch is returned even when larger than max_bytes.
-                    let head = seg.read_at(start, BatchHeader::SIZE)?;
-                    if let Ok(h) = BatchHeader::parse(&head) {
-                        if h.base_offset < upper && start + h.total_size() as u64 <= limit {
-                            let whole = seg.read_at(start, h.total_size())?;
-                            if whole.len() == h.total_size() {
-                                out.extend_from_slice(&whole);
-                            }
-                        }
+            let cap = start.saturating_add(remaining);
+            let take_end = if end <= cap { end } else { seg.boundary_at_or_below(start, cap, end)? };
+            if take_end == start {
+                // KIP-74: the first batch is returned even when larger than max_bytes.
+                if read.slices.is_empty() && min_one_batch {
+                    if let Some(len) = seg.batch_len_at(start, end)? {
+                        read.slices.push(seg.slice(start, len));
                     }
                 }
                 break;
             }
-            out.extend_from_slice(&chunk[..take]);
-            remaining -= take;
-            if hit_upper || take < chunk.len() || start + (want as u64) < limit || remaining == 0 {
+            read.slices.push(seg.slice(start, (take_end - start) as usize));
+            remaining -= take_end - start;
+            if take_end < limit || remaining == 0 {
                 break;
             }
         }
-        Ok(result(out.freeze()))
+        Ok(read)
     }
 
     /// The first (offset, timestamp) whose timestamp is >= `timestamp`, if any.

@@ -5,13 +5,17 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 
 use super::index::{OffsetIndex, TimeIndex};
 use klog_protocol::record::BatchHeader;
+use klog_protocol::wire::FileSlice;
 
 const CHUNK: usize = 64 * 1024;
+/// Read size when only batch headers are wanted near a known position.
+const HEADER_CHUNK: usize = 8 * 1024;
 
 pub(crate) fn file_name(base: i64, ext: &str) -> String {
     format!("{base:020}.{ext}")
@@ -81,7 +85,8 @@ pub(crate) struct ScanResult {
 pub(crate) struct Segment {
     pub(crate) base: i64,
     pub(crate) dir: PathBuf,
-    pub(crate) file: File,
+    /// Shared so a read can hand out file slices that outlive a deleted segment.
+    pub(crate) file: Arc<File>,
     /// Bytes of complete batches (what readers may read).
     pub(crate) size: AtomicU64,
     /// Offset after the last batch.
@@ -123,7 +128,7 @@ impl Segment {
         Ok(Segment {
             base,
             dir: dir.to_path_buf(),
-            file: log,
+            file: Arc::new(log),
             size: AtomicU64::new(0),
             end_offset: AtomicI64::new(base),
             max_ts: AtomicI64::new(-1),
@@ -144,7 +149,7 @@ impl Segment {
         let seg = Segment {
             base,
             dir: dir.to_path_buf(),
-            file: log,
+            file: Arc::new(log),
             size: AtomicU64::new(size),
             end_offset: AtomicI64::new(base),
             max_ts: AtomicI64::new(-1),
@@ -263,6 +268,18 @@ impl Segment {
         from: u64,
         to: u64,
         verify: bool,
+        f: impl FnMut(u64, &BatchHeader) -> Step,
+    ) -> io::Result<ScanResult> {
+        self.scan_with(from, to, verify, CHUNK, f)
+    }
+
+    /// [`Segment::scan`] reading `chunk` bytes at a time (when not verifying).
+    fn scan_with(
+        &self,
+        from: u64,
+        to: u64,
+        verify: bool,
+        chunk: usize,
         mut f: impl FnMut(u64, &BatchHeader) -> Step,
     ) -> io::Result<ScanResult> {
         let mut pos = from;
@@ -279,7 +296,7 @@ impl Segment {
             let in_buf =
                 |p: u64, n: u64, buf: &Vec<u8>, buf_pos: u64| p >= buf_pos && p + n <= buf_pos + buf.len() as u64;
             if !in_buf(pos, BatchHeader::SIZE as u64, &buf, buf_pos) {
-                buf = self.read_at(pos, (avail as usize).min(CHUNK))?;
+                buf = self.read_at(pos, (avail as usize).min(chunk))?;
                 bytes_read += buf.len() as u64;
                 buf_pos = pos;
                 if buf.len() < BatchHeader::SIZE {
@@ -356,5 +373,51 @@ impl Segment {
             let _ = res;
         }
         Ok(found)
+    }
+
+    /// Where batches from `offset` on start, among the first `limit` bytes: the
+    /// position after the last batch whose base offset is below `offset`.
+    pub(crate) fn position_of(&self, offset: i64, limit: u64) -> io::Result<u64> {
+        // `end_offset` is published before `size`: read after `limit`, it covers it.
+        if self.end_offset() <= offset {
+            return Ok(limit);
+        }
+        Ok(match self.locate(offset, limit)? {
+            Some((pos, h)) if h.base_offset < offset => pos + h.total_size() as u64,
+            Some((pos, _)) => pos,
+            None => limit,
+        })
+    }
+
+    /// The last batch boundary at or below `cap`, scanning headers from `from` (a
+    /// boundary) up to `end` (a boundary). Starts from the offset index when it
+    /// has an entry in between; a misleading entry falls back to `from`.
+    pub(crate) fn boundary_at_or_below(&self, from: u64, cap: u64, end: u64) -> io::Result<u64> {
+        let indexed = self.idx.read().offset.floor_by_position(cap);
+        for start in [indexed.filter(|&p| p > from && p <= cap), Some(from)].into_iter().flatten() {
+            let res = self.scan_with(start, end, false, HEADER_CHUNK, |pos, h| {
+                if pos + h.total_size() as u64 > cap {
+                    Step::Stop
+                } else {
+                    Step::Continue
+                }
+            })?;
+            match res.stop {
+                None | Some(ScanStop::Callback) => return Ok(res.end.min(cap)),
+                Some(ScanStop::Bad(_)) => continue,
+            }
+        }
+        Ok(from)
+    }
+
+    /// The file slice of `len` bytes at `pos`.
+    pub(crate) fn slice(&self, pos: u64, len: usize) -> FileSlice {
+        FileSlice { file: self.file.clone(), pos, len }
+    }
+
+    /// Length of the batch at `pos` if it ends at or before `end`.
+    pub(crate) fn batch_len_at(&self, pos: u64, end: u64) -> io::Result<Option<usize>> {
+        let head = self.read_at(pos, BatchHeader::SIZE)?;
+        Ok(BatchHeader::parse(&head).ok().map(|h| h.total_size()).filter(|&n| pos + n as u64 <= end))
     }
 }

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::ResponseError;
+use klog_protocol::wire::DeferredRecords;
+use klog_storage::PartitionLog;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -19,11 +21,22 @@ use crate::Broker;
 
 impl Broker {
     /// Reads every requested partition; waits up to `max_wait_ms` for `min_bytes`.
+    /// The records are copied into the response (for in-process callers).
     pub(crate) async fn fetch(&self, req: FetchRequest, _version: i16) -> FetchResponse {
+        self.fetch_with(req, false).await.0
+    }
+
+    /// Like [`Broker::fetch`], but the records stay in the log files: the response
+    /// holds placeholders registered in the returned [`DeferredRecords`].
+    pub(crate) async fn fetch_deferred(&self, req: FetchRequest) -> (FetchResponse, DeferredRecords) {
+        self.fetch_with(req, true).await
+    }
+
+    async fn fetch_with(&self, req: FetchRequest, defer: bool) -> (FetchResponse, DeferredRecords) {
         if req.session_id != 0 {
             let mut response = FetchResponse::default();
             response.error_code = ResponseError::FetchSessionIdNotFound.code();
-            return response;
+            return (response, DeferredRecords::default());
         }
         let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
         // Watch the requested partitions before reading so an append in between is not missed.
@@ -34,10 +47,11 @@ impl Broker {
             for watch in &mut watches {
                 watch.borrow_and_update();
             }
-            let (response, bytes, has_error) = self.read_fetch(&req);
+            let mut deferred = DeferredRecords::default();
+            let (response, bytes, has_error) = self.read_fetch(&req, defer.then_some(&mut deferred));
             let now = Instant::now();
             if bytes >= req.min_bytes.max(0) as usize || has_error || now >= deadline {
-                return response;
+                return (response, deferred);
             }
             let _ = tokio::time::timeout_at(deadline, any_changed(&mut watches)).await;
         }
@@ -58,7 +72,12 @@ impl Broker {
     }
 
     /// One pass over the requested partitions: (response, bytes returned, any error).
-    fn read_fetch(&self, req: &FetchRequest) -> (FetchResponse, usize, bool) {
+    /// With `deferred`, records are registered there instead of copied.
+    fn read_fetch(
+        &self,
+        req: &FetchRequest,
+        mut deferred: Option<&mut DeferredRecords>,
+    ) -> (FetchResponse, usize, bool) {
         let mut response = FetchResponse::default();
         let mut remaining = if req.max_bytes > 0 { req.max_bytes as usize } else { usize::MAX };
         let mut total = 0usize;
@@ -82,24 +101,20 @@ impl Broker {
                         let max = (fetch_partition.partition_max_bytes.max(0) as usize).min(remaining);
                         // Only the first partition with data may exceed the limits (KIP-74).
                         let first = total == 0;
-                        match log.read(fetch_partition.fetch_offset, max, log.high_watermark(), first) {
-                            Ok(read) => {
-                                let n = read.records.len();
+                        match read_partition(log, fetch_partition.fetch_offset, max, first, deferred.as_deref_mut()) {
+                            Ok((records, n)) => {
                                 total += n;
                                 remaining = remaining.saturating_sub(n);
-                                part.high_watermark = read.high_watermark;
-                                part.last_stable_offset = read.high_watermark;
-                                part.log_start_offset = read.log_start_offset;
-                                part.records = Some(read.records);
+                                part.records = Some(records);
                             }
                             Err(e) => {
                                 part.error_code = log_error_code(&e);
-                                part.high_watermark = log.high_watermark();
-                                part.last_stable_offset = part.high_watermark;
-                                part.log_start_offset = log.log_start_offset();
                                 has_error = true;
                             }
                         }
+                        part.high_watermark = log.high_watermark();
+                        part.last_stable_offset = part.high_watermark;
+                        part.log_start_offset = log.log_start_offset();
                     }
                 }
                 topic_response.partitions.push(part);
@@ -122,4 +137,22 @@ async fn any_changed(watches: &mut [watch::Receiver<i64>]) {
         }
     })
     .await
+}
+
+/// Reads one partition from `offset`: the records (or their placeholder) and their size.
+fn read_partition(
+    log: &PartitionLog,
+    offset: i64,
+    max_bytes: usize,
+    first: bool,
+    deferred: Option<&mut DeferredRecords>,
+) -> Result<(Bytes, usize), klog_storage::LogError> {
+    let read = log.read_slices(offset, max_bytes, log.high_watermark(), first)?;
+    let n = read.len();
+    let records = match deferred {
+        Some(deferred) if n > 0 => deferred.register(read.slices),
+        Some(_) => Bytes::new(),
+        None => read.copy_records()?,
+    };
+    Ok((records, n))
 }

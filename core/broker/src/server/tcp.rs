@@ -3,7 +3,8 @@
 //!
 //! Requests of one connection are handled one at a time, in order (as Kafka does),
 //! while a separate writer task sends finished responses, so reading, handling and
-//! writing overlap. Client input never panics the broker: bad frames close the
+//! writing overlap. Fetch records go from the log files to the socket without a
+//! copy in user space (see [`crate::writer`]). Client input never panics the broker: bad frames close the
 //! connection.
 
 use std::future::Future;
@@ -17,8 +18,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use klog_protocol::frame::{decode_request, encode_response, encode_unsupported_api_versions, DecodedRequest};
+use klog_protocol::frame::{decode_request, encode_unsupported_api_versions, DecodedRequest};
+use klog_protocol::wire::{encode_response_chunks, Chunk};
 use klog_protocol::{RequestContext, Service};
+
+use crate::writer::write_chunks;
 
 /// Network limits.
 #[derive(Debug, Clone)]
@@ -125,14 +129,14 @@ async fn serve_connection(
 ) -> Result<(), ConnectionError> {
     let (read_half, mut write_half) = stream.into_split();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
-    let (tx, mut rx) = mpsc::channel::<BytesMut>(64);
+    let (tx, mut rx) = mpsc::channel::<Vec<Chunk>>(64);
     let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            write_half.write_all(&frame).await?;
+        while let Some(mut chunks) = rx.recv().await {
+            // Responses already queued go out together (fewer system calls).
             while let Ok(more) = rx.try_recv() {
-                write_half.write_all(&more).await?;
+                chunks.extend(more);
             }
-            write_half.flush().await?;
+            write_chunks(&mut write_half, chunks).await?;
         }
         write_half.shutdown().await
     });
@@ -143,18 +147,19 @@ async fn serve_connection(
                 _ = stop.changed() => return Ok(()),
             };
             let Some(frame) = frame else { return Ok(()) };
-            let mut out = BytesMut::new();
-            match decode_request(frame)? {
+            let out = match decode_request(frame)? {
                 DecodedRequest::UnsupportedApiVersions { correlation_id } => {
+                    let mut out = BytesMut::new();
                     encode_unsupported_api_versions(correlation_id, &mut out)?;
+                    vec![Chunk::Bytes(out.freeze())]
                 }
                 DecodedRequest::Request { header, api_key, version, body } => {
                     let client_id = header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
                     let context = RequestContext::anonymous("PLAINTEXT", client_id, format!("/{}", peer.ip()));
-                    let Some(response) = service.call(&context, version, body).await else { continue };
-                    encode_response(header.correlation_id, api_key, header.request_api_version, &response, &mut out)?;
+                    let Some(response) = service.call_wire(&context, version, body).await else { continue };
+                    encode_response_chunks(header.correlation_id, api_key, header.request_api_version, &response)?
                 }
-            }
+            };
             if tx.send(out).await.is_err() {
                 return Ok(()); // the writer failed; its error is reported below
             }

@@ -106,7 +106,11 @@ pub struct Conn {
 
 impl Conn {
     pub async fn connect(addr: SocketAddr) -> Conn {
-        Conn { stream: TcpStream::connect(addr).await.unwrap(), next_correlation: 1 }
+        Conn::from_stream(TcpStream::connect(addr).await.unwrap())
+    }
+
+    pub fn from_stream(stream: TcpStream) -> Conn {
+        Conn { stream, next_correlation: 1 }
     }
 
     pub fn encode<R: Request>(&mut self, request: &R, version: i16) -> (i32, BytesMut) {
