@@ -49,11 +49,12 @@ mod config;
 mod error;
 mod index;
 mod manager;
+mod parallel;
 mod partition;
 mod producer;
 mod segment;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType, KNOWN_KEYS};
 pub use error::LogError;
-pub use manager::{parse_partition_dir, LogManager};
+pub use manager::{parse_partition_dir, LogManager, CLEAN_SHUTDOWN_MARKER};
 pub use partition::{AppendInfo, PartitionLog, ReadResult, RecoveryInfo};
