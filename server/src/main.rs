@@ -2,7 +2,10 @@
 
 mod config;
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -10,6 +13,7 @@ use klog::broker::group::GroupConfig;
 use klog::broker::{Broker, BrokerConfig, Endpoint};
 use klog::log::LogConfig;
 use klog::net::{Server, ServerConfig};
+use tokio::net::TcpSocket;
 
 use config::{Args, Settings};
 
@@ -29,7 +33,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(settings)) {
+    let result = runtime.block_on(run(settings));
+    // Do not wait for stray blocking work (a maintenance pass, say): the logs are closed.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -39,14 +46,53 @@ fn main() -> ExitCode {
     }
 }
 
+/// How long connections may take to finish the request they are handling at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
 async fn run(settings: Settings) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
-    let bound = listener.local_addr()?;
+    // Reserve the address first (fail fast, learn the port to advertise) but listen only
+    // once the broker can answer: until then connecting is refused, not left hanging.
+    let socket = reserve(settings.listen).with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let bound = socket.local_addr()?;
+    let broker = open_broker(&settings, &bound)?;
+    let listener = socket.listen(1024).with_context(|| format!("cannot listen on {bound}"))?;
+    let server_config = ServerConfig {
+        max_request_bytes: settings.socket_request_max_bytes,
+        idle_timeout: settings.idle_timeout,
+        shutdown_grace: SHUTDOWN_GRACE,
+    };
+    let server = Server::from_listener(listener, broker.clone(), server_config);
+    tracing::info!(listen = %bound, advertised = ?broker.advertised(), "serving");
+    // The one line on stdout: scripts wait for it to know the broker is ready.
+    println!("klog-server listening on {bound}");
+    let draining = broker.clone();
+    server
+        .serve(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            // Idle connections close at once; waiting requests are answered now.
+            draining.begin_shutdown();
+        })
+        .await?;
+    let started = Instant::now();
+    broker.shutdown().context("flushing logs at shutdown")?;
+    tracing::info!(close_ms = started.elapsed().as_millis() as u64, "stopped cleanly");
+    Ok(())
+}
+
+/// A TCP socket bound to `addr` (port 0 picks one) and not yet listening.
+fn reserve(addr: SocketAddr) -> std::io::Result<TcpSocket> {
+    let socket = if addr.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    Ok(socket)
+}
+
+/// Opens the broker, advertising `bound` unless the settings name another address.
+fn open_broker(settings: &Settings, bound: &SocketAddr) -> Result<Arc<Broker>> {
     let advertised = match &settings.advertised {
         Some((host, port)) => Endpoint { host: host.clone(), port: if *port == 0 { bound.port() } else { *port } },
-        None => Endpoint { host: advertised_host(&bound), port: bound.port() },
+        None => Endpoint { host: advertised_host(bound), port: bound.port() },
     };
     let mut config = BrokerConfig::new(&settings.data_dir);
     config.node_id = settings.node_id;
@@ -56,21 +102,10 @@ async fn run(settings: Settings) -> Result<()> {
     config.log = LogConfig::default().with_overrides(&settings.topic_defaults).context("invalid topic default")?;
     config.group =
         GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
+    let started = Instant::now();
     let broker = Broker::open(config).context("cannot open the broker")?;
-    let server_config = ServerConfig {
-        max_request_bytes: settings.socket_request_max_bytes,
-        idle_timeout: settings.idle_timeout,
-        ..Default::default()
-    };
-    let server = Server::from_listener(listener, broker.clone(), server_config);
-    tracing::info!(listen = %bound, advertised = ?broker.advertised(), "serving");
-    // The one line on stdout: scripts wait for it to know the broker is ready.
-    println!("klog-server listening on {bound}");
-    server.serve(shutdown_signal()).await?;
-    tracing::info!("shutting down");
-    broker.shutdown().context("flushing logs at shutdown")?;
-    tracing::info!("stopped cleanly");
-    Ok(())
+    tracing::info!(open_ms = started.elapsed().as_millis() as u64, "broker opened");
+    Ok(broker)
 }
 
 /// The host to advertise when only a listener is configured.

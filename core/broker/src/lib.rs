@@ -19,9 +19,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::{RequestKind, ResponseKind};
+use kafka_protocol::messages::{FetchRequest, FetchResponse, RequestKind, ResponseKind};
 use kafka_protocol::ResponseError;
 pub use klog_protocol::RequestContext;
+use tokio::sync::Notify;
 
 use coordinator::producer_ids::ProducerIdAllocator;
 use group::{GroupConfig, GroupCoordinator};
@@ -97,6 +98,10 @@ pub struct Broker {
     dir_lock: parking_lot::Mutex<Option<File>>,
     /// Set by [`Broker::shutdown`]; in-process clients then fail with `Closed`.
     closed: AtomicBool,
+    /// Set by [`Broker::begin_shutdown`]: requests no longer wait (long polls answer now).
+    draining: AtomicBool,
+    /// Woken once when draining starts.
+    drain_started: Notify,
 }
 
 impl Broker {
@@ -130,6 +135,8 @@ impl Broker {
             groups,
             dir_lock: parking_lot::Mutex::new(Some(lock)),
             closed: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            drain_started: Notify::new(),
         });
         spawn_maintenance(&broker);
         tracing::info!(node_id = broker.config.node_id, data_dir = %broker.config.data_dir.display(), cluster_id = %broker.cluster_id, "broker open");
@@ -178,7 +185,7 @@ impl Broker {
             Rq::ApiVersions(_) => Rs::ApiVersions(versions::api_versions(None)),
             Rq::Metadata(r) => Rs::Metadata(self.metadata(r, version)),
             Rq::Produce(r) => Rs::Produce(self.produce(r, version).await),
-            Rq::Fetch(r) => Rs::Fetch(self.fetch(r, version).await),
+            Rq::Fetch(r) => Rs::Fetch(self.fetch_unless_draining(r, version).await),
             Rq::ListOffsets(r) => Rs::ListOffsets(self.list_offsets(r, version)),
             Rq::OffsetForLeaderEpoch(r) => Rs::OffsetForLeaderEpoch(self.offset_for_leader_epoch(r)),
             Rq::DeleteRecords(r) => Rs::DeleteRecords(self.delete_records(r)),
@@ -211,13 +218,42 @@ impl Broker {
         }
     }
 
+    /// First step of a shutdown: nothing waits any more. Long-poll fetches answer with
+    /// what they have, pending JoinGroup/SyncGroup calls are answered with
+    /// NOT_COORDINATOR (clients look for the coordinator again), and every later request
+    /// is answered without waiting. Requests keep being served until [`Broker::shutdown`].
+    pub fn begin_shutdown(&self) {
+        if !self.draining.swap(true, Ordering::AcqRel) {
+            self.drain_started.notify_waiters();
+            self.groups.shutdown();
+        }
+    }
+
+    /// Fetch, answered without further waiting once the broker starts draining.
+    /// Fetches only read, so one cut short is simply run again without a wait.
+    async fn fetch_unless_draining(&self, mut req: FetchRequest, version: i16) -> FetchResponse {
+        if req.max_wait_ms > 0 && !self.draining.load(Ordering::Acquire) {
+            let drain = self.drain_started.notified();
+            tokio::pin!(drain);
+            drain.as_mut().enable();
+            if !self.draining.load(Ordering::Acquire) {
+                tokio::select! {
+                    response = self.fetch(req.clone(), version) => return response,
+                    _ = drain => {}
+                }
+            }
+        }
+        req.max_wait_ms = 0;
+        self.fetch(req, version).await
+    }
+
     /// Flushes every log, writes clean checkpoints, stops background work and
     /// releases the data directory. Later calls do nothing.
     pub fn shutdown(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        self.groups.shutdown();
+        self.begin_shutdown();
         let result = self.topics.logs().close().map_err(topics::storage_error);
         self.dir_lock.lock().take();
         result

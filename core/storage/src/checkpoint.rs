@@ -1,9 +1,10 @@
 //! Small checkpoint files of a partition directory, each replaced atomically
-//! (write `<name>.tmp`, fsync, rename, fsync the directory).
+//! (write `<name>.tmp`, fsync, rename, fsync the directory). Several files of one
+//! directory can share the directory fsync: [`stage`] each, then [`commit`] them together.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Name of the per-partition checkpoint (recovery point, log start, high watermark).
 pub(crate) const PARTITION_CHECKPOINT: &str = "partition.checkpoint";
@@ -17,15 +18,35 @@ pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Replaces `dir/name` with `contents` atomically and durably.
-pub(crate) fn write_atomic(dir: &Path, name: &str, contents: &[u8]) -> io::Result<()> {
+/// A file written under a temporary name and fsynced, waiting to be renamed into place.
+#[must_use = "a staged file is only visible once committed"]
+pub(crate) struct Staged {
+    tmp: PathBuf,
+    target: PathBuf,
+}
+
+/// Writes `contents` to `dir/<name>.tmp` and fsyncs it; [`commit`] renames it.
+pub(crate) fn stage(dir: &Path, name: &str, contents: &[u8]) -> io::Result<Staged> {
     let tmp = dir.join(format!("{name}.tmp"));
-    {
-        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
+    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    Ok(Staged { tmp, target: dir.join(name) })
+}
+
+/// Renames staged files of one directory into place, in order, then fsyncs the
+/// directory once so every rename is durable. Nothing is synced when `staged` is empty.
+///
+/// Each staged file is durable before its rename, so after a crash every name holds
+/// either its old or its new contents; callers stage the file that claims the most
+/// (the partition checkpoint) last.
+pub(crate) fn commit(dir: &Path, staged: Vec<Staged>) -> io::Result<()> {
+    if staged.is_empty() {
+        return Ok(());
     }
-    fs::rename(&tmp, dir.join(name))?;
+    for s in staged {
+        fs::rename(&s.tmp, &s.target)?;
+    }
     sync_dir(dir)
 }
 
@@ -39,12 +60,13 @@ pub(crate) struct PartitionCheckpoint {
 }
 
 impl PartitionCheckpoint {
-    pub(crate) fn write(&self, dir: &Path) -> io::Result<()> {
+    /// Stages the checkpoint file (see [`commit`]).
+    pub(crate) fn stage(&self, dir: &Path) -> io::Result<Staged> {
         let text = format!(
             "{PARTITION_HEADER}\nrecovery_point={}\nlog_start_offset={}\nhigh_watermark={}\n",
             self.recovery_point, self.log_start_offset, self.high_watermark
         );
-        write_atomic(dir, PARTITION_CHECKPOINT, text.as_bytes())
+        stage(dir, PARTITION_CHECKPOINT, text.as_bytes())
     }
 
     /// Reads the checkpoint; `None` if missing or unreadable (then everything is recovered).
@@ -71,11 +93,16 @@ impl PartitionCheckpoint {
 
 /// Writes `(epoch, start offset)` entries in Kafka's `leader-epoch-checkpoint` format.
 pub(crate) fn write_epochs(dir: &Path, epochs: &[(i32, i64)]) -> io::Result<()> {
+    commit(dir, vec![stage_epochs(dir, epochs)?])
+}
+
+/// Stages the leader epoch checkpoint (see [`commit`]).
+pub(crate) fn stage_epochs(dir: &Path, epochs: &[(i32, i64)]) -> io::Result<Staged> {
     let mut text = format!("0\n{}\n", epochs.len());
     for (e, o) in epochs {
         text.push_str(&format!("{e} {o}\n"));
     }
-    write_atomic(dir, LEADER_EPOCH_CHECKPOINT, text.as_bytes())
+    stage(dir, LEADER_EPOCH_CHECKPOINT, text.as_bytes())
 }
 
 /// Reads the leader epoch checkpoint; empty if missing or malformed.

@@ -25,6 +25,10 @@ pub(crate) struct MmapIndex {
     entry_size: usize,
     entries: usize,
     max_entries: usize,
+    /// Entries known to be on disk; `None` when unknown.
+    durable: Option<usize>,
+    /// Entries were dropped since opening, so the file may differ from what is on disk.
+    cut: bool,
 }
 
 impl MmapIndex {
@@ -33,7 +37,7 @@ impl MmapIndex {
     /// call one of the loaders.
     pub(crate) fn open(path: &Path, entry_size: usize, prealloc_bytes: Option<usize>) -> io::Result<Self> {
         let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        let mut idx = MmapIndex { file, mmap: None, entry_size, entries: 0, max_entries: 0 };
+        let mut idx = MmapIndex { file, mmap: None, entry_size, entries: 0, max_entries: 0, durable: None, cut: false };
         let len = idx.file.metadata()?.len() as usize;
         match prealloc_bytes {
             Some(p) if p > len => {
@@ -127,26 +131,47 @@ impl MmapIndex {
             m[from..to].fill(0);
         }
         self.entries = n;
+        self.durable = None;
+        self.cut = true;
     }
 
     /// Writes dirty pages and the file size to disk.
-    pub(crate) fn flush(&self) -> io::Result<()> {
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
         if let Some(m) = &self.mmap {
             m.flush()?;
         }
-        self.file.sync_all()
+        self.file.sync_all()?;
+        self.durable = Some(self.entries);
+        Ok(())
     }
 
-    /// Shrinks the file to the used entries (segment sealed or log closed).
+    /// [`flush`](Self::flush) unless the entries are already durable.
+    pub(crate) fn flush_if_changed(&mut self) -> io::Result<()> {
+        if self.durable == Some(self.entries) {
+            return Ok(());
+        }
+        self.flush()
+    }
+
+    /// Records that the loaded entries are on disk (the log was shut down cleanly),
+    /// unless some were dropped while loading.
+    pub(crate) fn mark_durable(&mut self) {
+        if !self.cut {
+            self.durable = Some(self.entries);
+        }
+    }
+
+    /// Shrinks the file to the used entries (segment sealed or log closed). Makes
+    /// nothing durable: [`flush`](Self::flush) does. Does nothing when already trimmed.
     pub(crate) fn trim(&mut self) -> io::Result<()> {
-        if let Some(m) = &self.mmap {
-            m.flush()?;
-        }
-        self.mmap = None;
         let want = (self.entries * self.entry_size) as u64;
-        if self.file.metadata()?.len() != want {
-            self.file.set_len(want)?;
+        if self.file.metadata()?.len() == want {
+            return Ok(());
         }
+        // Unmapping keeps written pages in the page cache; the mapping must not
+        // outlive the shorter file.
+        self.mmap = None;
+        self.file.set_len(want)?;
         self.remap()
     }
 

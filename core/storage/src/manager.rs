@@ -3,20 +3,63 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
-use super::{LogConfig, LogError, PartitionLog};
+use super::{checkpoint, parallel, LogConfig, LogError, PartitionLog};
 
 /// Suffix of a partition directory being deleted (removed again on open if a crash
 /// interrupted the deletion).
 const DELETE_SUFFIX: &str = ".delete";
 
+/// Present in a data directory while every partition in it is closed cleanly: written
+/// after the last partition's close is durable, removed (durably) when opening.
+pub const CLEAN_SHUTDOWN_MARKER: &str = ".klog-clean-shutdown";
+
+/// Removes the clean-shutdown marker; true if it was there. The removal is made durable
+/// before any partition changes, so a crash later is never mistaken for a clean stop.
+fn take_clean_marker(dir: &Path) -> Result<bool, LogError> {
+    match fs::remove_file(dir.join(CLEAN_SHUTDOWN_MARKER)) {
+        Ok(()) => {
+            checkpoint::sync_dir(dir)?;
+            Ok(true)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The partition directories under `dir` (sorted), removing leftovers of interrupted
+/// deletions.
+fn partition_dirs(dir: &Path) -> Result<Vec<((String, i32), PathBuf)>, LogError> {
+    let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut found = Vec::new();
+    for entry in entries {
+        if !entry.file_type()?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.ends_with(DELETE_SUFFIX) && parse_partition_dir(name).is_none() {
+            let _ = fs::remove_dir_all(entry.path());
+            continue;
+        }
+        if let Some(key) = parse_partition_dir(name) {
+            found.push((key, entry.path()));
+        }
+    }
+    Ok(found)
+}
+
 /// Owns the partition logs of one data directory (`<dir>/<topic>-<partition>/`).
 pub struct LogManager {
     dir: PathBuf,
     logs: RwLock<HashMap<(String, i32), Arc<PartitionLog>>>,
+    /// Set by [`LogManager::close`]: no partition may be created afterwards.
+    closed: AtomicBool,
 }
 
 /// Splits a directory name `<topic>-<partition>` at the last '-'.
@@ -35,29 +78,27 @@ pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
 impl LogManager {
     /// Opens every partition directory found under `dir`, with `config_for(topic)`.
     ///
+    /// Partitions are opened in parallel. After a clean [`close`](Self::close) nothing
+    /// is synced but the removal of the clean-shutdown marker (one directory fsync).
     /// Other files and directories (the broker's metadata, say) are left alone.
     pub fn open(dir: &Path, config_for: &dyn Fn(&str) -> LogConfig) -> Result<Self, LogError> {
         fs::create_dir_all(dir)?;
-        let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
-        entries.sort_by_key(|e| e.file_name());
-        let mut found = Vec::new();
-        for entry in entries {
-            if !entry.file_type()?.is_dir() {
-                continue;
-            }
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.ends_with(DELETE_SUFFIX) && parse_partition_dir(name).is_none() {
-                let _ = fs::remove_dir_all(entry.path());
-                continue;
-            }
-            let Some((topic, partition)) = parse_partition_dir(name) else { continue };
-            let config = config_for(&topic);
-            found.push(((topic, partition), entry.path(), config));
+        let clean = take_clean_marker(dir)?;
+        let found: Vec<_> = partition_dirs(dir)?
+            .into_iter()
+            .map(|(key, path)| {
+                let config = config_for(&key.0);
+                (key, path, config)
+            })
+            .collect();
+        let opened = parallel::map(&found, parallel::IO_THREADS, |(_, path, config)| {
+            PartitionLog::open_with(path, config.clone(), clean)
+        });
+        let mut logs = HashMap::with_capacity(found.len());
+        for ((key, _, _), log) in found.into_iter().zip(opened) {
+            logs.insert(key, Arc::new(log?));
         }
-        let opened = in_parallel(found, |(key, path, config)| Ok((key, Arc::new(PartitionLog::open(&path, config)?))))?;
-        let logs: HashMap<_, _> = opened.into_iter().collect();
-        Ok(LogManager { dir: dir.to_path_buf(), logs: RwLock::new(logs) })
+        Ok(LogManager { dir: dir.to_path_buf(), logs: RwLock::new(logs), closed: AtomicBool::new(false) })
     }
 
     /// The data directory.
@@ -91,9 +132,12 @@ impl LogManager {
         if let Some(l) = logs.get(&key) {
             return Ok(l.clone());
         }
+        if self.closed.load(Ordering::Acquire) {
+            return Err(LogError::Io(std::io::Error::other("the log manager is closed")));
+        }
         let path = self.dir.join(&name);
         let log = Arc::new(PartitionLog::open(&path, config)?);
-        super::checkpoint::sync_dir(&self.dir)?;
+        checkpoint::sync_dir(&self.dir)?;
         logs.insert(key, log.clone());
         Ok(log)
     }
@@ -119,55 +163,47 @@ impl LogManager {
                 first_err.get_or_insert(LogError::Io(e));
             }
         }
-        let _ = super::checkpoint::sync_dir(&self.dir);
+        let _ = checkpoint::sync_dir(&self.dir);
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Runs `maintain` on every log and writes the checkpoints.
+    /// Runs `maintain` on every log (in parallel) and writes the checkpoints.
     pub fn maintain(&self, now_ms: i64) -> Result<(), LogError> {
         let logs: Vec<_> = self.logs.read().values().cloned().collect();
-        let mut first_err = None;
-        for log in logs {
-            if let Err(e) = log.maintain(now_ms) {
-                tracing::warn!(dir = %log.dir().display(), error = %e, "log maintenance failed");
-                first_err.get_or_insert(e);
-            }
-        }
-        first_err.map_or(Ok(()), Err)
+        for_each_log(&logs, "log maintenance failed", |log| log.maintain(now_ms))
     }
 
-    /// Flushes all logs and writes clean checkpoints (shutdown), several at a time.
+    /// Flushes all logs and writes clean checkpoints (shutdown), then the clean-shutdown
+    /// marker. Logs close in parallel, each with a single directory fsync for its
+    /// checkpoint files; a log with nothing new since it was opened syncs nothing.
+    /// The marker is written only when every log closed, after all of them are durable.
     pub fn close(&self) -> Result<(), LogError> {
-        let logs: Vec<_> = self.logs.read().values().cloned().collect();
-        in_parallel(logs, |log| {
-            log.close().inspect_err(|e| tracing::warn!(dir = %log.dir().display(), error = %e, "log close failed"))
-        })
-        .map(|_| ())
+        let logs = {
+            let logs = self.logs.write();
+            self.closed.store(true, Ordering::Release);
+            logs.values().cloned().collect::<Vec<_>>()
+        };
+        for_each_log(&logs, "log close failed", |log| log.close())?;
+        checkpoint::commit(&self.dir, vec![checkpoint::stage(&self.dir, CLEAN_SHUTDOWN_MARKER, b"")?])?;
+        Ok(())
     }
 }
 
-/// Partitions opened or closed at once: their fsyncs overlap instead of queueing.
-const PARALLEL_PARTITIONS: usize = 8;
-
-/// Runs `work` on every item, on up to [`PARALLEL_PARTITIONS`] threads; every item is
-/// done even when some fail, and the first error is returned.
-fn in_parallel<T: Send, R: Send>(
-    items: Vec<T>,
-    work: impl Fn(T) -> Result<R, LogError> + Sync,
-) -> Result<Vec<R>, LogError> {
-    let threads = items.len().clamp(1, PARALLEL_PARTITIONS);
-    let queue = parking_lot::Mutex::new(items.into_iter());
-    let results = parking_lot::Mutex::new(Vec::new());
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let Some(item) = queue.lock().next() else { break };
-                let result = work(item);
-                results.lock().push(result);
-            });
+/// Runs `f` on every log in parallel; logs each failure and returns the first.
+fn for_each_log(
+    logs: &[Arc<PartitionLog>],
+    what: &str,
+    f: impl Fn(&PartitionLog) -> Result<(), LogError> + Sync,
+) -> Result<(), LogError> {
+    let results = parallel::map(logs, parallel::IO_THREADS, |log| f(log));
+    let mut first_err = None;
+    for (log, result) in logs.iter().zip(results) {
+        if let Err(e) = result {
+            tracing::warn!(dir = %log.dir().display(), error = %e, "{what}");
+            first_err.get_or_insert(e);
         }
-    });
-    results.into_inner().into_iter().collect()
+    }
+    first_err.map_or(Ok(()), Err)
 }
 
 #[cfg(test)]

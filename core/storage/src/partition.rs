@@ -10,9 +10,12 @@ use bytes::Bytes;
 use klog_protocol::wire::FileSlice;
 use parking_lot::{Mutex, RwLock};
 
+mod close;
+mod open;
+
 use super::checkpoint::{self, PartitionCheckpoint};
 use super::producer::{self, Check, ProducerEntry, ProducerState};
-use super::segment::{self, ScanStop, Segment, Step};
+use super::segment::{ScanStop, Segment, Step};
 use super::{LogConfig, LogError, TimestampType};
 use klog_protocol::record::{self, BatchHeader, BatchIter};
 
@@ -185,190 +188,6 @@ fn closed_error() -> LogError {
 }
 
 impl PartitionLog {
-    /// Opens (or creates) the log in `dir`, recovering an unclean tail.
-    pub fn open(dir: &Path, config: LogConfig) -> Result<Self, LogError> {
-        fs::create_dir_all(dir)?;
-        let mut bases = Vec::new();
-        let mut index_files = Vec::new();
-        for entry in fs::read_dir(dir)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.ends_with(".tmp") {
-                let _ = fs::remove_file(entry.path());
-            } else if let Some(b) = name.strip_suffix(".log").and_then(segment::parse_base) {
-                bases.push(b);
-            } else if let Some(b) =
-                name.strip_suffix(".index").or_else(|| name.strip_suffix(".timeindex")).and_then(segment::parse_base)
-            {
-                index_files.push((b, entry.path()));
-            }
-        }
-        bases.sort_unstable();
-        for (b, p) in index_files {
-            if bases.binary_search(&b).is_err() {
-                let _ = fs::remove_file(p);
-            }
-        }
-
-        let ckpt = PartitionCheckpoint::read(dir);
-        let rp = ckpt.map(|c| c.recovery_point).unwrap_or(i64::MIN);
-        let mut info = RecoveryInfo {
-            checkpoint_recovery_point: ckpt.map(|c| c.recovery_point).unwrap_or(-1),
-            ..Default::default()
-        };
-        let mut epochs = EpochCache { entries: checkpoint::read_epochs(dir), dirty: false };
-        let interval = config.index_interval_bytes as u64;
-        let index_bytes = config.segment_index_bytes;
-
-        let mut segs: Vec<Arc<Segment>> = Vec::new();
-        let mut truncated = false;
-        let mut verified: Vec<usize> = Vec::new();
-        for (i, &base) in bases.iter().enumerate() {
-            if truncated {
-                for ext in ["log", "index", "timeindex"] {
-                    let _ = fs::remove_file(dir.join(segment::file_name(base, ext)));
-                }
-                info.segments_deleted += 1;
-                continue;
-            }
-            let (seg, index_missing) = Segment::open(dir, base)?;
-            let next_base = bases.get(i + 1).copied();
-            let prev_end = segs.last().map(|s| s.end_offset()).unwrap_or(i64::MIN);
-            let fully_trusted = matches!(next_base, Some(nb) if nb <= rp);
-            let mut loaded = false;
-            if fully_trusted && !index_missing {
-                let nb = next_base.unwrap_or(base);
-                let size = seg.size();
-                let mut idx = seg.idx.write();
-                let last_rel = seg.rel(nb - 1);
-                let ok = idx.offset.load(last_rel, size, true) && idx.time.load(seg.rel(nb), true);
-                let max_ts = idx.time.last().map(|(t, _)| t);
-                // A non-empty segment always has a final time entry unless it has no timestamps at all.
-                if ok && (size == 0 || max_ts.is_some()) {
-                    seg.end_offset.store(nb, Ordering::Release);
-                    seg.max_ts.store(max_ts.unwrap_or(-1), Ordering::Relaxed);
-                    idx.sealed = true;
-                    loaded = true;
-                }
-            }
-            if !loaded {
-                if fully_trusted {
-                    info.indexes_rebuilt += 1;
-                }
-                let from_rp = if fully_trusted || index_missing { i64::MIN } else { rp };
-                let stop = recover_segment(&seg, from_rp, prev_end, interval, index_bytes, &mut epochs, &mut info)?;
-                if let Some(pos) = stop {
-                    let size = seg.size();
-                    tracing::warn!(dir = %dir.display(), segment = base, position = pos, bytes = size - pos, "truncating torn or corrupt log tail");
-                    seg.file.set_len(pos)?;
-                    seg.size.store(pos, Ordering::Release);
-                    info.bytes_truncated += size - pos;
-                    truncated = true;
-                }
-                verified.push(segs.len());
-            }
-            segs.push(Arc::new(seg));
-        }
-        if segs.is_empty() {
-            let base = ckpt.map(|c| c.log_start_offset).unwrap_or(0).max(0);
-            segs.push(Arc::new(Segment::create(dir, base, index_bytes)?));
-            checkpoint::sync_dir(dir)?;
-        }
-        let n = segs.len();
-        for (i, s) in segs.iter().enumerate() {
-            if i + 1 < n {
-                if verified.contains(&i) || !s.idx.read().sealed || truncated {
-                    s.seal()?;
-                } else {
-                    // trusted and already trimmed: make sure no preallocated tail remains
-                    let mut idx = s.idx.write();
-                    idx.offset.0.trim()?;
-                    idx.time.0.trim()?;
-                }
-            }
-        }
-        let active = segs[n - 1].clone();
-        active.unseal(index_bytes)?;
-        if active.size() > 0 {
-            if let Ok(h) = BatchHeader::parse(&active.read_at(0, BatchHeader::SIZE)?) {
-                active.roll_ts.store(h.max_timestamp, Ordering::Relaxed);
-            }
-        }
-        if !verified.is_empty() || truncated {
-            for &i in &verified {
-                segs[i].sync()?;
-                let idx = segs[i].idx.read();
-                idx.offset.0.flush()?;
-                idx.time.0.flush()?;
-            }
-            checkpoint::sync_dir(dir)?;
-        }
-
-        let leo = active.end_offset();
-        let log_start = ckpt.map(|c| c.log_start_offset).unwrap_or(i64::MIN).max(segs[0].base).min(leo);
-        let hw = ckpt.map(|c| c.high_watermark).unwrap_or(log_start).clamp(log_start, leo);
-        epochs.truncate_from_end(leo);
-        epochs.truncate_from_start(log_start);
-
-        let mut log = PartitionLog {
-            dir: dir.to_path_buf(),
-            config: RwLock::new(config),
-            append: Mutex::new(AppendState { producers: ProducerState::default() }),
-            segments: RwLock::new(Arc::new(segs)),
-            epochs: Mutex::new(epochs),
-            leo: AtomicI64::new(leo),
-            hw: AtomicI64::new(hw),
-            log_start: AtomicI64::new(log_start),
-            flushed_to: AtomicI64::new(leo),
-            flush_lock: Mutex::new(()),
-            last_flush_ms: AtomicI64::new(now_wall_ms()),
-            poisoned: AtomicBool::new(false),
-            closed: AtomicBool::new(false),
-            fail_next_fsync: AtomicBool::new(false),
-            // A clean shutdown left the same checkpoint: no need to write it again.
-            last_checkpoint: Mutex::new(ckpt),
-            recovery: info,
-        };
-        log.rebuild_producer_state()?;
-        log.write_epochs_if_dirty()?;
-        log.write_checkpoint()?;
-        if log.recovery.bytes_truncated > 0 || log.recovery.segments_deleted > 0 {
-            tracing::warn!(dir = %dir.display(), info = ?log.recovery, "recovered log");
-        }
-        Ok(log)
-    }
-
-    fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
-        let leo = self.leo.load(Ordering::Relaxed);
-        let log_start = self.log_start.load(Ordering::Relaxed);
-        let (from, mut state) = match producer::load_snapshot(&self.dir, leo)? {
-            Some((o, st)) => (o.max(log_start), st),
-            None => (log_start, ProducerState::default()),
-        };
-        let mut replayed = 0u64;
-        if from < leo {
-            let segs = self.segments.read().clone();
-            let first = segs.partition_point(|s| s.base <= from).saturating_sub(1);
-            for seg in &segs[first..] {
-                let size = seg.size();
-                let start = if seg.base <= from { seg.locate(from, size)?.map(|(p, _)| p).unwrap_or(size) } else { 0 };
-                let res = seg.scan(start, size, false, |_, h| {
-                    if h.base_offset >= from {
-                        state.replay(h);
-                        replayed += 1;
-                    }
-                    Step::Continue
-                })?;
-                self.recovery.bytes_scanned += res.bytes_read;
-            }
-        }
-        state.truncate_head(log_start);
-        self.recovery.producer_batches_replayed = replayed;
-        self.append.get_mut().producers = state;
-        Ok(())
-    }
-
     fn segments(&self) -> Arc<Vec<Arc<Segment>>> {
         self.segments.read().clone()
     }
@@ -923,29 +742,6 @@ impl PartitionLog {
         self.drop_segments_below(new_start, st)
     }
 
-    fn write_epochs_if_dirty(&self) -> Result<(), LogError> {
-        let mut ep = self.epochs.lock();
-        if ep.dirty {
-            checkpoint::write_epochs(&self.dir, &ep.entries)?;
-            ep.dirty = false;
-        }
-        Ok(())
-    }
-
-    fn write_checkpoint(&self) -> Result<(), LogError> {
-        let mut last = self.last_checkpoint.lock();
-        let c = PartitionCheckpoint {
-            recovery_point: self.flushed_to.load(Ordering::Acquire),
-            log_start_offset: self.log_start.load(Ordering::Acquire),
-            high_watermark: self.hw.load(Ordering::Acquire),
-        };
-        if *last != Some(c) {
-            c.write(&self.dir)?;
-            *last = Some(c);
-        }
-        Ok(())
-    }
-
     /// Forces everything to disk.
     pub fn flush(&self) -> Result<(), LogError> {
         let leo = self.leo.load(Ordering::Acquire);
@@ -954,27 +750,6 @@ impl PartitionLog {
             return Err(LogError::Poisoned);
         }
         Ok(())
-    }
-
-    /// Clean shutdown: flushes, trims the active segment's indexes, writes the producer
-    /// snapshot and checkpoints so the next open reads almost nothing. Later appends fail.
-    pub fn close(&self) -> Result<(), LogError> {
-        if self.closed.swap(true, Ordering::AcqRel) {
-            return Ok(());
-        }
-        let st = self.append.lock();
-        let leo = self.leo.load(Ordering::Acquire);
-        self.flush_to(leo)?;
-        let segs = self.segments();
-        if let Some(active) = segs.last() {
-            active.seal()?;
-        }
-        if !producer::has_snapshot(&self.dir, leo) {
-            producer::write_snapshot(&self.dir, leo, &st.producers)?;
-        }
-        drop(st);
-        self.write_epochs_if_dirty()?;
-        self.write_checkpoint()
     }
 
     /// Replaces the config (takes effect for later appends and maintenance).
@@ -986,111 +761,4 @@ impl PartitionLog {
     pub fn size_bytes(&self) -> u64 {
         self.segments.read().iter().map(|s| s.size()).sum()
     }
-}
-
-/// Verifies (part of) a segment during open and rebuilds its indexes for the verified
-/// range. Batches below `rp` whose index entries load cleanly are trusted. Returns the
-/// position of the first torn/corrupt batch, if any.
-fn recover_segment(
-    seg: &Segment,
-    rp: i64,
-    prev_end: i64,
-    interval: u64,
-    index_bytes: usize,
-    epochs: &mut EpochCache,
-    info: &mut RecoveryInfo,
-) -> Result<Option<u64>, LogError> {
-    let size = seg.size();
-    let mut idx = seg.idx.write();
-    idx.offset.0.make_writable(index_bytes)?;
-    idx.time.0.make_writable(index_bytes)?;
-    let mut verify_from = 0u64;
-    let mut max_ts = -1i64;
-    let mut end = seg.base;
-    let mut trusted = false;
-    if rp > seg.base {
-        let max_rel = seg.rel(rp - 1);
-        if idx.offset.load(max_rel, size, false) && idx.time.load(seg.rel(rp), false) {
-            let last_t = idx.time.last();
-            max_ts = last_t.map(|(t, _)| t).unwrap_or(-1);
-            let from_rel = last_t.map(|(_, r)| r).unwrap_or(0).min(seg.rel(rp));
-            let pos0 = idx.offset.floor_position(from_rel);
-            let mut stop_at = None;
-            let mut m = max_ts;
-            let mut e = end;
-            let res = seg.scan(pos0, size, false, |p, h| {
-                if h.last_offset() >= rp {
-                    stop_at = Some(p);
-                    return Step::Stop;
-                }
-                m = m.max(h.max_timestamp);
-                e = h.next_offset();
-                Step::Continue
-            })?;
-            info.bytes_scanned += res.bytes_read;
-            match res.stop {
-                None => {
-                    verify_from = size;
-                    trusted = true;
-                }
-                Some(ScanStop::Callback) => {
-                    verify_from = stop_at.unwrap_or(0);
-                    trusted = true;
-                }
-                Some(ScanStop::Bad(_)) => {}
-            }
-            if trusted {
-                max_ts = m;
-                end = if e > seg.base { e } else { end };
-                // entries must point below the verified prefix
-                let keep = (0..idx.offset.0.len())
-                    .take_while(|&i| u64::from(idx.offset.get(i).1) < verify_from.max(1))
-                    .count();
-                idx.offset.0.truncate_entries(keep);
-                let end_rel = seg.rel(end);
-                let keep = (0..idx.time.0.len()).take_while(|&i| idx.time.get(i).1 <= end_rel).count();
-                idx.time.0.truncate_entries(keep);
-                idx.bytes_since_entry = verify_from - idx.offset.last().map(|(_, p)| u64::from(p)).unwrap_or(0);
-            }
-        }
-    }
-    if !trusted {
-        idx.offset.0.truncate_entries(0);
-        idx.time.0.truncate_entries(0);
-        idx.bytes_since_entry = 0;
-        verify_from = 0;
-        max_ts = -1;
-        end = seg.base;
-    }
-    let base = seg.base;
-    let mut roll_ts = None;
-    let mut expected = end.max(prev_end).max(base);
-    let res = seg.scan(verify_from, size, true, |p, h| {
-        if h.base_offset < expected {
-            return Step::Corrupt(format!("batch offset {} below expected {}", h.base_offset, expected));
-        }
-        if h.last_offset() - base > i64::from(u32::MAX) {
-            return Step::Corrupt(format!("batch offset {} too far from segment base {}", h.last_offset(), base));
-        }
-        if p == 0 {
-            roll_ts = Some(h.max_timestamp);
-        }
-        idx.on_batch(base, p, h, max_ts, interval);
-        max_ts = max_ts.max(h.max_timestamp);
-        expected = h.next_offset();
-        end = expected;
-        epochs.assign(h.partition_leader_epoch, h.base_offset);
-        Step::Continue
-    })?;
-    info.bytes_scanned += res.bytes_read;
-    drop(idx);
-    seg.max_ts.store(max_ts, Ordering::Relaxed);
-    seg.end_offset.store(end, Ordering::Release);
-    if let Some(t) = roll_ts {
-        seg.roll_ts.store(t, Ordering::Relaxed);
-    }
-    Ok(match res.stop {
-        Some(ScanStop::Bad(_)) => Some(res.end),
-        _ => None,
-    })
 }

@@ -11,6 +11,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::checkpoint::Staged;
 use crate::LogError;
 use klog_protocol::record::{increment_sequence, BatchHeader};
 
@@ -232,15 +233,28 @@ pub(crate) fn list_snapshots(dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
     Ok(out)
 }
 
-/// Whether a snapshot as of `offset` exists (nothing was appended since it was written).
-pub(crate) fn has_snapshot(dir: &Path, offset: i64) -> bool {
-    dir.join(format!("{offset:020}.snapshot")).exists()
-}
-
 /// Writes a snapshot as of `offset` and keeps only the two newest snapshot files.
 pub(crate) fn write_snapshot(dir: &Path, offset: i64, state: &ProducerState) -> io::Result<()> {
-    let name = format!("{offset:020}.snapshot");
-    super::checkpoint::write_atomic(dir, &name, &state.encode(offset))?;
+    super::checkpoint::commit(dir, vec![stage_snapshot(dir, offset, state)?])?;
+    prune_snapshots(dir)
+}
+
+/// The file of the snapshot as of `offset`.
+pub(crate) fn snapshot_path(dir: &Path, offset: i64) -> PathBuf {
+    dir.join(snapshot_name(offset))
+}
+
+fn snapshot_name(offset: i64) -> String {
+    format!("{offset:020}.snapshot")
+}
+
+/// Stages a snapshot as of `offset` (see [`super::checkpoint::commit`]).
+pub(crate) fn stage_snapshot(dir: &Path, offset: i64, state: &ProducerState) -> io::Result<Staged> {
+    super::checkpoint::stage(dir, &snapshot_name(offset), &state.encode(offset))
+}
+
+/// Deletes all but the two newest snapshot files.
+pub(crate) fn prune_snapshots(dir: &Path) -> io::Result<()> {
     let snaps = list_snapshots(dir)?;
     if snaps.len() > 2 {
         for (_, p) in &snaps[..snaps.len() - 2] {

@@ -44,6 +44,12 @@ impl Indexes {
         self.time.last().map(|(t, _)| t).unwrap_or(-1)
     }
 
+    /// Makes both index files durable unless their entries already are.
+    fn flush(&mut self) -> io::Result<()> {
+        self.offset.0.flush_if_changed()?;
+        self.time.0.flush_if_changed()
+    }
+
     /// Index bookkeeping for a batch about to be stored at `pos` in a segment with
     /// `base`; `max_ts_before` is the segment's max timestamp before this batch.
     pub(crate) fn on_batch(&mut self, base: i64, pos: u64, h: &BatchHeader, max_ts_before: i64, interval: u64) {
@@ -213,10 +219,29 @@ impl Segment {
         }
         idx.offset.0.trim()?;
         idx.time.0.trim()?;
-        idx.offset.0.flush()?;
-        idx.time.0.flush()?;
+        idx.flush()?;
         idx.sealed = true;
         Ok(())
+    }
+
+    /// Makes the indexes durable (a no-op when nothing changed since the last time).
+    pub(crate) fn flush_indexes(&self) -> io::Result<()> {
+        self.idx.write().flush()
+    }
+
+    /// Records that the indexes as loaded are already on disk (after a clean shutdown),
+    /// so sealing them again does not fsync unchanged files.
+    pub(crate) fn mark_indexes_durable(&self) {
+        let mut idx = self.idx.write();
+        idx.offset.0.mark_durable();
+        idx.time.0.mark_durable();
+    }
+
+    /// Shrinks a trusted sealed segment's index files to their entries.
+    pub(crate) fn trim_indexes(&self) -> io::Result<()> {
+        let mut idx = self.idx.write();
+        idx.offset.0.trim()?;
+        idx.time.0.trim()
     }
 
     /// Makes a sealed (trimmed) segment's indexes appendable again.
