@@ -167,7 +167,15 @@ def check(broker, n):
     from confluent_kafka import Consumer, TopicPartition
     consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{broker.port}", "group.id": "bench"})
     parts = [TopicPartition(TOPIC, p) for p in range(0, n, max(1, n // 20))]
-    committed = consumer.committed(parts, timeout=30)
+    deadline = time.monotonic() + 60
+    while True:  # Kafka answers NOT_COORDINATOR while it loads the offsets partition
+        try:
+            committed = consumer.committed(parts, timeout=30)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
     assert all(tp.offset == RECORDS // 2 for tp in committed), committed
     for tp in parts:
         low, high = consumer.get_watermark_offsets(tp, timeout=10)
