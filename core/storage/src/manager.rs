@@ -33,7 +33,7 @@ fn take_clean_marker(dir: &Path) -> Result<bool, LogError> {
 
 /// The partition directories under `dir` (sorted), removing leftovers of interrupted
 /// deletions.
-fn partition_dirs(dir: &Path) -> Result<Vec<((String, i32), PathBuf)>, LogError> {
+fn partition_dirs(dir: &Path) -> Result<Vec<(PartitionKey, PathBuf)>, LogError> {
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     let mut found = Vec::new();
@@ -54,10 +54,13 @@ fn partition_dirs(dir: &Path) -> Result<Vec<((String, i32), PathBuf)>, LogError>
     Ok(found)
 }
 
+/// A partition: topic name and partition number.
+type PartitionKey = (String, i32);
+
 /// Owns the partition logs of one data directory (`<dir>/<topic>-<partition>/`).
 pub struct LogManager {
     dir: PathBuf,
-    logs: RwLock<HashMap<(String, i32), Arc<PartitionLog>>>,
+    logs: RwLock<HashMap<PartitionKey, Arc<PartitionLog>>>,
     /// Set by [`LogManager::close`]: no partition may be created afterwards.
     closed: AtomicBool,
 }

@@ -26,7 +26,7 @@ pub(crate) fn map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) 
     };
     let mut results: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
     std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads).map(|_| s.spawn(&work)).collect();
+        let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
         for worker in workers {
             match worker.join() {
                 Ok(done) => done.into_iter().for_each(|(i, r)| results[i] = Some(r)),
