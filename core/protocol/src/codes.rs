@@ -25,8 +25,10 @@ pub fn kind_of(code: i16) -> ErrorKind {
             E::RequestTimedOut => ErrorKind::Timeout,
             E::InvalidProducerEpoch | E::ProducerFenced | E::FencedInstanceId => ErrorKind::Fenced,
             E::CorruptMessage => ErrorKind::Corrupt,
-            E::KafkaStorageError => ErrorKind::Io,
+            // Retriable, as in Kafka's clients: the broker's disk may recover (space freed)
+            // or, in a cluster, a replica on a healthy disk takes the lead.
             E::CoordinatorNotAvailable
+            | E::KafkaStorageError
             | E::CoordinatorLoadInProgress
             | E::RebalanceInProgress
             | E::NotEnoughReplicas
@@ -69,5 +71,7 @@ mod tests {
         assert_eq!(e.kafka_code(), Some(6));
         assert_eq!(kind_of(ResponseError::TopicAlreadyExists.code()), ErrorKind::AlreadyExists);
         assert_eq!(kind_of(ResponseError::InvalidConfig.code()), ErrorKind::Invalid);
+        // A broker's disk error is retriable, as Kafka's clients treat it.
+        assert!(kind_of(ResponseError::KafkaStorageError.code()).is_retriable());
     }
 }

@@ -42,6 +42,7 @@ use klog_protocol::record::{increment_sequence, BatchBuilder};
 const OUT_OF_ORDER_SEQUENCE: i16 = 45;
 const DUPLICATE_SEQUENCE: i16 = 46;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const KAFKA_STORAGE_ERROR: i16 = 56;
 
 /// Batches per producer and partition a Kafka broker remembers for duplicate detection.
 const BROKER_RETAINED_BATCHES: usize = 5;
@@ -494,7 +495,8 @@ impl Sender {
         };
         let out_of_order = failure.code == Some(OUT_OF_ORDER_SEQUENCE);
         let unknown_topic = failure.code == Some(UNKNOWN_TOPIC_OR_PARTITION);
-        if failure.kind == ErrorKind::NotLeader || unknown_topic {
+        // Kafka's clients refresh metadata after a storage error too: leadership may move.
+        if failure.kind == ErrorKind::NotLeader || unknown_topic || failure.code == Some(KAFKA_STORAGE_ERROR) {
             self.invalidate(&key.0);
         }
         let idempotent = self.idempotent;
@@ -523,8 +525,9 @@ impl Sender {
                 // The broker misses sequences before this batch that nothing will resend.
                 state.unappended_from = Some(state.unappended_from.map_or(order, |u| u.min(order)));
             }
-            // No answer from the broker: the attempt may have been written.
-            batch.maybe_stored |= failure.code.is_none();
+            // No answer, or a disk error after the write (a failed fsync): the attempt
+            // may be in the log.
+            batch.maybe_stored |= failure.code.is_none() || failure.code == Some(KAFKA_STORAGE_ERROR);
             state.retry.insert(order, batch);
             state.retry_at = Some(now + backoff);
             return;
