@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use klog_protocol::codes as kafka_errors;
 use klog_protocol::error::{Error, ErrorKind, Result};
-use klog_protocol::Service;
+use klog_protocol::{Clock, Service, SystemClock};
 
 use crate::connection::Connection;
 use crate::transport::{Connector, InProcessConnector, TcpConnector};
@@ -31,6 +31,8 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// `retry.backoff.ms`: pause before retrying a retriable failure.
     pub retry_backoff: Duration,
+    /// The wall clock: timestamps of records sent without one.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for ClientConfig {
@@ -65,6 +67,7 @@ impl ClientConfig {
             client_id: "klog".into(),
             request_timeout: Duration::from_secs(30),
             retry_backoff: Duration::from_millis(100),
+            clock: Arc::new(SystemClock),
         }
     }
 

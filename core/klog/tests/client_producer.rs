@@ -455,50 +455,6 @@ async fn unknown_topic_without_auto_create_is_an_error() {
     broker.stop().await;
 }
 
-/// Rough throughput: `cargo test --release -p klog --test client_producer -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore]
-async fn throughput() {
-    let broker = TestBroker::start().await;
-    create(&broker, "perf", 4, &[]);
-    for (name, client) in [("in-process", local(&broker)), ("tcp", tcp(&broker))] {
-        let mut options = vec![("batch.size".to_string(), "262144".to_string()), ("linger.ms".into(), "5".into())];
-        // Extra options: PRODUCER_PERF_OPTIONS="key=value,key=value".
-        for kv in std::env::var("PRODUCER_PERF_OPTIONS").unwrap_or_default().split(',').filter(|s| !s.is_empty()) {
-            let (k, v) = kv.split_once('=').unwrap();
-            options.push((k.into(), v.into()));
-        }
-        let options: Vec<(&str, &str)> = options.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let producer = Producer::connect(config(client, &options)).await.unwrap();
-        let value = Bytes::from(vec![b'v'; 100]);
-        let n = 3_000_000;
-        let cpu = || -> u64 {
-            let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
-            s.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0)
-        };
-        let cpu_start = cpu();
-        let started = Instant::now();
-        for i in 0..n {
-            let record = ProducerRecord {
-                topic: "perf".into(),
-                partition: Some(i % 4),
-                value: Some(value.clone()),
-                ..Default::default()
-            };
-            drop(producer.send(record).await.unwrap());
-        }
-        let queued = started.elapsed().as_secs_f64();
-        let cpu_ns = cpu() - cpu_start;
-        println!("{name}: send() costs {:.0} ns of CPU per record on the calling thread", cpu_ns as f64 / n as f64);
-        producer.flush().await.unwrap();
-        let secs = started.elapsed().as_secs_f64();
-        println!("{name}: queued in {queued:.2}s");
-        println!("{name}: {n} records of 100 bytes in {secs:.2}s = {:.2} M records/s", n as f64 / secs / 1e6);
-        producer.close().await.unwrap();
-    }
-    broker.stop().await;
-}
-
 #[tokio::test]
 async fn records_expire_after_delivery_timeout_when_the_broker_is_gone() {
     let broker = TestBroker::start().await;

@@ -231,10 +231,6 @@ impl Drop for Reservation<'_> {
     }
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 fn closed() -> Error {
     Error::closed("the producer is closed")
 }
@@ -283,7 +279,7 @@ impl Producer {
         if shared.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let timestamp = record.timestamp.unwrap_or_else(|| shared.config.client.clock.now_ms());
         let size = BatchBuilder::record_size(0, 0, record.key.as_deref(), record.value.as_deref(), &record.headers)
             + RECORD_SLACK;
         let config = &shared.config;

@@ -51,13 +51,11 @@ pub(crate) fn key_partition(key: &[u8], partitions: usize) -> i32 {
 pub(crate) struct Rng(u64);
 
 impl Rng {
+    /// A generator seeded from the standard library's per-process random keys.
     pub(crate) fn new() -> Rng {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0x2545_f491_4f6c_dd1d);
-        let local = &nanos as *const u64 as u64;
-        Rng((nanos ^ local.rotate_left(32)) | 1)
+        use std::hash::{BuildHasher, Hasher};
+        let seed = std::collections::hash_map::RandomState::new().build_hasher().finish();
+        Rng(seed | 1)
     }
 
     pub(crate) fn next(&mut self) -> u64 {
