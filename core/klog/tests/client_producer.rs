@@ -478,6 +478,41 @@ async fn records_expire_after_delivery_timeout_when_the_broker_is_gone() {
     tokio::time::timeout(Duration::from_secs(5), producer.close()).await.expect("close hung").unwrap();
 }
 
+#[tokio::test]
+async fn send_waits_for_metadata_through_lost_answers_within_max_block_ms() {
+    let broker = TestBroker::start().await;
+    let (client, faults) = lossy(local(&broker));
+    let producer =
+        Producer::connect(config(client, &[("max.block.ms", "10000"), ("retry.backoff.ms", "20")])).await.unwrap();
+    // Kafka's producer keeps asking for metadata until max.block.ms; so does klog's.
+    faults.lose_next_responses(ApiKey::Metadata, 4);
+    let sent = producer.send_and_wait(ProducerRecord::new("later", "v")).await.unwrap();
+    assert_eq!(sent.offset, 0);
+    producer.close().await.unwrap();
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn send_fails_with_a_timeout_after_max_block_ms_without_a_broker() {
+    let broker = TestBroker::start().await;
+    let producer = Producer::connect(config(
+        tcp(&broker),
+        &[("max.block.ms", "600"), ("request.timeout.ms", "200"), ("retry.backoff.ms", "20")],
+    ))
+    .await
+    .unwrap();
+    broker.stop().await;
+    let started = Instant::now();
+    let err = match producer.send(ProducerRecord::new("unknown-yet", "v")).await {
+        Ok(_) => panic!("send of a topic without metadata succeeded with no broker"),
+        Err(e) => e,
+    };
+    assert!(err.kind().is_retriable(), "{err}");
+    let waited = started.elapsed();
+    assert!(waited >= Duration::from_millis(500) && waited < Duration::from_secs(5), "waited {waited:?}");
+    producer.close().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_senders_with_lost_responses_keep_order_without_duplicates() {
     let broker = TestBroker::start().await;

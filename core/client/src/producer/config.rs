@@ -10,7 +10,7 @@ use klog_protocol::record::Compression;
 
 impl ProducerConfig {
     /// The option names [`ProducerConfig::set`] knows.
-    pub const OPTIONS: [&'static str; 14] = [
+    pub const OPTIONS: [&'static str; 15] = [
         "acks",
         "compression.type",
         "batch.size",
@@ -19,6 +19,7 @@ impl ProducerConfig {
         "max.in.flight.requests.per.connection",
         "enable.idempotence",
         "delivery.timeout.ms",
+        "max.block.ms",
         "max.request.size",
         "partitioner",
         CONNECTION_OPTIONS[0],
@@ -39,6 +40,7 @@ impl ProducerConfig {
             max_in_flight: 5,
             enable_idempotence: true,
             delivery_timeout: Duration::from_secs(120),
+            max_block: Duration::from_secs(60),
             max_request_size: 1_048_576,
             partitioner: Partitioner::Default,
         }
@@ -76,6 +78,7 @@ impl ProducerConfig {
             }
             "enable.idempotence" => self.enable_idempotence = boolean(key, value)?,
             "delivery.timeout.ms" => self.delivery_timeout = millis(key, value, 1)?,
+            "max.block.ms" => self.max_block = millis(key, value, 0)?,
             "max.request.size" => self.max_request_size = number(key, value, 1, i32::MAX as u64)? as usize,
             "partitioner" | "partitioner.class" => {
                 self.partitioner = match value {

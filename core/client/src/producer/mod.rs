@@ -24,6 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use parking_lot::Mutex;
 use tokio::sync::{Notify, TryAcquireError};
+use tokio::time::Instant;
 
 use self::accumulator::{Accumulator, AppendError, Settings};
 use self::delivery::{BatchShared, Outcome, Tracker};
@@ -75,6 +76,9 @@ pub struct ProducerConfig {
     pub enable_idempotence: bool,
     /// `delivery.timeout.ms`: give up on a record after this long.
     pub delivery_timeout: Duration,
+    /// `max.block.ms`: how long `send` may wait for buffer memory and for the
+    /// topic's metadata (while no broker answers) before failing with a timeout.
+    pub max_block: Duration,
     /// `max.request.size`: largest record batch sent.
     pub max_request_size: usize,
     /// `partitioner`.
@@ -279,6 +283,7 @@ impl Producer {
         if shared.closed.load(Ordering::Acquire) {
             return Err(closed());
         }
+        let deadline = Instant::now() + shared.config.max_block;
         let timestamp = record.timestamp.unwrap_or_else(|| shared.config.client.clock.now_ms());
         let size = BatchBuilder::record_size(0, 0, record.key.as_deref(), record.value.as_deref(), &record.headers)
             + RECORD_SLACK;
@@ -300,7 +305,14 @@ impl Producer {
         match tracker.memory.try_acquire_many(permits) {
             Ok(permit) => permit.forget(),
             Err(TryAcquireError::NoPermits) => {
-                tracker.memory.acquire_many(permits).await.map_err(|_| closed())?.forget()
+                let wait = tokio::time::timeout_at(deadline, tracker.memory.acquire_many(permits));
+                let blocked = || {
+                    Error::new(
+                        ErrorKind::Timeout,
+                        format!("buffer.memory stayed full for max.block.ms ({:?})", config.max_block),
+                    )
+                };
+                wait.await.map_err(|_| blocked())?.map_err(|_| closed())?.forget()
             }
             Err(TryAcquireError::Closed) => return Err(closed()),
         }
@@ -324,7 +336,7 @@ impl Producer {
                 }
                 Err(AppendError::Closed) => return Err(closed()),
                 Err(AppendError::UnknownTopic) => {
-                    let partitions = self.load_topic(&record.topic, refreshed).await?;
+                    let partitions = self.load_topic(&record.topic, refreshed, deadline).await?;
                     refreshed = true;
                     shared.acc.lock().set_partitions(&record.topic, partitions);
                 }
@@ -336,7 +348,7 @@ impl Producer {
                     )));
                 }
                 Err(AppendError::NoSuchPartition(_)) => {
-                    let partitions = self.load_topic(&record.topic, true).await?;
+                    let partitions = self.load_topic(&record.topic, true, deadline).await?;
                     refreshed = true;
                     shared.acc.lock().set_partitions(&record.topic, partitions);
                 }
@@ -344,8 +356,9 @@ impl Producer {
         }
     }
 
-    /// Partition count of a topic from metadata (auto-creating it if the broker allows).
-    async fn load_topic(&self, topic: &str, fresh: bool) -> Result<usize> {
+    /// Partition count of a topic from metadata (auto-creating it if the broker allows);
+    /// while no broker answers, retries until `deadline` (`max.block.ms`).
+    async fn load_topic(&self, topic: &str, fresh: bool, deadline: Instant) -> Result<usize> {
         let cluster = self.shared.cluster.lock().clone().ok_or_else(closed)?;
         if fresh {
             cluster.invalidate(topic);
@@ -359,10 +372,12 @@ impl Producer {
                 Ok(_) => {
                     return Err(Error::new(ErrorKind::Unavailable, format!("topic {topic:?} has no partitions yet")))
                 }
-                Err(e) if attempts < 2 && (e.kind() == ErrorKind::NotFound || e.kind().is_retriable()) => {}
+                Err(e) if attempts < 2 && e.kind() == ErrorKind::NotFound => {}
+                Err(e) if e.kind().is_retriable() && Instant::now() < deadline => {}
                 Err(e) => return Err(e),
             }
-            tokio::time::sleep(self.shared.config.client.retry_backoff).await;
+            let backoff = self.shared.config.client.retry_backoff;
+            tokio::time::sleep_until(deadline.min(Instant::now() + backoff)).await;
         }
     }
 
