@@ -6,6 +6,14 @@ pub enum LogError {
     /// A batch failed validation (CRC, magic, sizes, counts).
     #[error("corrupt record batch: {0}")]
     CorruptBatch(String),
+    /// A produced batch whose records contradict its header, do not decode or
+    /// decompress beyond the budget, or whose producer fields are impossible.
+    #[error("invalid record batch: {0}")]
+    InvalidRecord(String),
+    /// A transactional batch, while no transaction can be open (klog has no
+    /// transaction coordinator yet).
+    #[error("transactional batch without an open transaction")]
+    InvalidTxnState,
     /// A batch exceeds `max.message.bytes`.
     #[error("batch of {size} bytes exceeds max.message.bytes {max}")]
     MessageTooLarge {
@@ -58,5 +66,11 @@ pub enum LogError {
 impl From<klog_protocol::record::CorruptBatch> for LogError {
     fn from(err: klog_protocol::record::CorruptBatch) -> Self {
         LogError::CorruptBatch(err.0)
+    }
+}
+
+impl From<klog_protocol::record::InvalidRecords> for LogError {
+    fn from(err: klog_protocol::record::InvalidRecords) -> Self {
+        LogError::InvalidRecord(err.0)
     }
 }

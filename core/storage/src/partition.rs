@@ -179,6 +179,27 @@ fn now_wall_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// Decompressed records may be this many times `max.message.bytes` (producers
+/// cap batches by their compressed size; no real payload compresses further).
+const MAX_INFLATION: usize = 32;
+
+/// Kafka's checks of a batch from a producer: the header ([`BatchHeader::validate_produced`]),
+/// the producer fields, and every record ([`record::validate_records`]).
+fn check_produced(batch: &[u8], header: &BatchHeader, config: &LogConfig) -> Result<(), LogError> {
+    BatchHeader::validate_produced(batch)?;
+    if header.is_transactional() {
+        return Err(LogError::InvalidTxnState);
+    }
+    if header.producer_id >= 0 && header.producer_epoch < 0 {
+        return Err(LogError::InvalidRecord(format!(
+            "producer {} with negative epoch {}",
+            header.producer_id, header.producer_epoch
+        )));
+    }
+    record::validate_records(batch, header, config.max_message_bytes.saturating_mul(MAX_INFLATION))?;
+    Ok(())
+}
+
 fn corrupt(msg: impl Into<String>) -> LogError {
     LogError::CorruptBatch(msg.into())
 }
@@ -233,7 +254,7 @@ impl PartitionLog {
                 if b.len() > config.max_message_bytes {
                     return Err(LogError::MessageTooLarge { size: b.len(), max: config.max_message_bytes });
                 }
-                BatchHeader::validate_produced(b)?;
+                check_produced(b, &h, &config)?;
                 metas.push((pos, h));
                 pos += b.len();
             }

@@ -8,6 +8,8 @@ use klog_storage::LogError;
 pub fn log_error_code(err: &LogError) -> i16 {
     let code = match err {
         LogError::CorruptBatch(_) => ResponseError::CorruptMessage,
+        LogError::InvalidRecord(_) => ResponseError::InvalidRecord,
+        LogError::InvalidTxnState => ResponseError::InvalidTxnState,
         LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,

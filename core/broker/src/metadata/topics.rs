@@ -291,7 +291,9 @@ pub fn unknown_topic(name: &str) -> Error {
 /// Converts a storage error into klog's error.
 pub fn storage_error(err: klog_storage::LogError) -> Error {
     let kind = match &err {
-        klog_storage::LogError::InvalidConfig(_) => ErrorKind::Invalid,
+        klog_storage::LogError::InvalidConfig(_)
+        | klog_storage::LogError::InvalidRecord(_)
+        | klog_storage::LogError::InvalidTxnState => ErrorKind::Invalid,
         klog_storage::LogError::CorruptBatch(_) => ErrorKind::Corrupt,
         _ => ErrorKind::Io,
     };

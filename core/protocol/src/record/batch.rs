@@ -258,7 +258,7 @@ pub fn set_partition_leader_epoch(buf: &mut [u8], epoch: i32) {
 }
 
 /// Recomputes the CRC of the (whole, already length-checked) batch at the start of `buf`.
-fn recompute_crc(buf: &mut [u8]) -> Result<(), CorruptBatch> {
+pub(crate) fn recompute_crc(buf: &mut [u8]) -> Result<(), CorruptBatch> {
     let header = BatchHeader::parse(buf)?;
     let total = header.total_size();
     if header.batch_length < MIN_BATCH_LENGTH || buf.len() < total {

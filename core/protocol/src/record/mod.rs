@@ -6,6 +6,7 @@ mod batch;
 mod builder;
 mod compression;
 mod reader;
+mod validate;
 mod varint;
 
 use bytes::Bytes;
@@ -27,6 +28,7 @@ pub use batch::{
 pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use reader::{batches, BatchRecords, Record};
+pub use validate::{validate_records, InvalidRecords};
 
 /// A record header. Keys are UTF-8 by convention; duplicates are allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]
