@@ -538,17 +538,23 @@ impl PartitionLog {
             if h.timestamp_type() == TimestampType::LogAppendTime {
                 return Ok(Some((h.base_offset.max(from_offset), h.max_timestamp)));
             }
-            let bytes = Bytes::from(seg.read_at(p, h.total_size())?);
-            match record::BatchRecords::new(bytes) {
-                Ok(records) => {
-                    let mut records = records.map_while(|r| r.ok());
-                    if let Some(r) = records.find(|r| r.offset >= from_offset && r.timestamp >= timestamp) {
-                        return Ok(Some((r.offset, r.timestamp)));
-                    }
-                }
-                Err(e) => {
-                    // Undecodable records (e.g. an unsupported codec): answer with the batch.
-                    tracing::debug!(error = %e, "could not decode batch for timestamp lookup");
+            // Records are streamed (never a whole inflated batch in memory), within
+            // the budget a produced batch had to meet.
+            let bytes = seg.read_at(p, h.total_size())?;
+            let budget = self.config.read().max_message_bytes.saturating_mul(MAX_INFLATION);
+            let mut hit = None;
+            let scanned = record::scan_records(&bytes, &h, budget, |delta, timestamp_delta| {
+                let at = (h.base_offset + delta, h.base_timestamp.wrapping_add(timestamp_delta));
+                let matches = at.0 >= from_offset && at.1 >= timestamp;
+                hit = hit.or(matches.then_some(at));
+                !matches
+            });
+            match (scanned, hit) {
+                (_, Some(at)) => return Ok(Some(at)),
+                (Ok(()), None) => {}
+                (Err(e), None) => {
+                    // Undecodable records (e.g. stored before validation): answer with the batch.
+                    tracing::debug!(error = %e, "could not scan batch for timestamp lookup");
                     return Ok(Some((h.base_offset.max(from_offset), h.max_timestamp)));
                 }
             }

@@ -141,6 +141,25 @@ fn rejects_bad_input_without_writing() {
 }
 
 #[test]
+fn offset_for_timestamp_finds_the_record_inside_compressed_batches() {
+    use kafka_protocol::records::Compression;
+    for compression in [Compression::Gzip, Compression::Snappy, Compression::Lz4, Compression::Zstd] {
+        let d = tempfile::tempdir().unwrap();
+        let log = open(d.path(), small_config());
+        for i in 0..3 {
+            let spec =
+                Spec { records: 200, timestamp: 10_000 * (i + 1), ts_step: 10, compression, ..Default::default() };
+            log.append(batch_with(spec, "z"), 0, 0).unwrap();
+        }
+        let end = log.log_end_offset();
+        for (ts, want) in [(0, (0, 10_000)), (10_005, (1, 10_010)), (21_990, (399, 21_990)), (30_011, (402, 30_020))] {
+            assert_eq!(log.offset_for_timestamp(ts).unwrap(), Some(want), "{compression:?} at {ts} of {end}");
+        }
+        assert_eq!(log.offset_for_timestamp(40_000).unwrap(), None);
+    }
+}
+
+#[test]
 fn offset_for_timestamp_finds_first_record() {
     let d = tempfile::tempdir().unwrap();
     let log = open(d.path(), small_config());

@@ -28,7 +28,7 @@ pub use batch::{
 pub use builder::BatchBuilder;
 pub use compression::Compression;
 pub use reader::{batches, BatchRecords, Record};
-pub use validate::{validate_records, InvalidRecords};
+pub use validate::{scan_records, validate_records, InvalidRecords};
 
 /// A record header. Keys are UTF-8 by convention; duplicates are allowed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -31,8 +31,20 @@ const MAX_VARINT_LEN: usize = 10;
 /// well-formed lengths, no trailing bytes. A compressed payload must decompress,
 /// to at most `max_records_bytes`.
 pub fn validate_records(batch: &[u8], header: &BatchHeader, max_records_bytes: usize) -> Result<(), InvalidRecords> {
+    scan_records(batch, header, max_records_bytes, |_, _| true)
+}
+
+/// Streams the records of a batch as [`validate_records`] does, calling
+/// `visit(offset_delta, timestamp_delta)` for each in order; stops early (with no
+/// check of the rest) when `visit` returns `false`.
+pub fn scan_records(
+    batch: &[u8],
+    header: &BatchHeader,
+    max_records_bytes: usize,
+    visit: impl FnMut(i64, i64) -> bool,
+) -> Result<(), InvalidRecords> {
     let payload = batch.get(BatchHeader::SIZE..header.total_size()).ok_or_else(|| invalid("batch is truncated"))?;
-    let mut scanner = Scanner { parsed: 0, expected: i64::from(header.records_count) };
+    let mut scanner = Scanner { parsed: 0, expected: i64::from(header.records_count), visit, stopped: false };
     if header.compression() == 0 {
         let used = scanner.scan(payload)?;
         return scanner.finish(payload.len() - used);
@@ -40,7 +52,7 @@ pub fn validate_records(batch: &[u8], header: &BatchHeader, max_records_bytes: u
     let mut reader = decoder(header.compression(), payload, max_records_bytes)?;
     let mut buf: Vec<u8> = Vec::new();
     let mut inflated = 0usize;
-    loop {
+    while !scanner.stopped {
         let start = buf.len();
         buf.resize(start + CHUNK, 0);
         let n = match reader.read(&mut buf[start..]) {
@@ -74,18 +86,20 @@ fn decoder<'a>(codec: u8, payload: &'a [u8], budget: usize) -> Result<Box<dyn Re
     })
 }
 
-/// Counts and checks records as their bytes arrive.
-struct Scanner {
+/// Counts and checks records as their bytes arrive, showing each to `visit`.
+struct Scanner<V> {
     parsed: i64,
     expected: i64,
+    visit: V,
+    stopped: bool,
 }
 
-impl Scanner {
+impl<V: FnMut(i64, i64) -> bool> Scanner<V> {
     /// Checks the complete records at the front of `buf`; returns the bytes they use
     /// (a record cut off at the end of `buf` is left for the next call).
     fn scan(&mut self, buf: &[u8]) -> Result<usize, InvalidRecords> {
         let mut pos = 0;
-        while pos < buf.len() {
+        while pos < buf.len() && !self.stopped {
             let mut at = pos;
             let Some(len) = get_varlong(buf, &mut at) else {
                 if buf.len() - pos < MAX_VARINT_LEN {
@@ -100,16 +114,20 @@ impl Scanner {
             if self.parsed == self.expected {
                 return Err(invalid(format!("more records than the header's count of {}", self.expected)));
             }
-            check_record(&buf[at..end], self.parsed)?;
+            let timestamp_delta = check_record(&buf[at..end], self.parsed)?;
+            self.stopped = !(self.visit)(self.parsed, timestamp_delta);
             self.parsed += 1;
             pos = end;
         }
         Ok(pos)
     }
 
-    /// Fails unless every record arrived and `leftover` bytes (of a record cut off
-    /// by the end of the payload) are none.
+    /// Unless stopped early: fails unless every record arrived and `leftover` bytes
+    /// (of a record cut off by the end of the payload) are none.
     fn finish(&self, leftover: usize) -> Result<(), InvalidRecords> {
+        if self.stopped {
+            return Ok(());
+        }
         if leftover > 0 {
             return Err(invalid(format!("{leftover} bytes after the last complete record")));
         }
@@ -122,13 +140,14 @@ impl Scanner {
 
 /// Checks one record body (after its length): attributes, timestamp delta, offset
 /// delta `index`, key, value and headers, ending exactly at the end of `body`.
-fn check_record(body: &[u8], index: i64) -> Result<(), InvalidRecords> {
+/// Returns the timestamp delta.
+fn check_record(body: &[u8], index: i64) -> Result<i64, InvalidRecords> {
     let field = |what: &str| invalid(format!("record {index}: {what} does not decode"));
     let mut pos = 1; // attributes
     if body.is_empty() {
         return Err(field("attributes"));
     }
-    get_varlong(body, &mut pos).ok_or_else(|| field("timestamp delta"))?;
+    let timestamp_delta = get_varlong(body, &mut pos).ok_or_else(|| field("timestamp delta"))?;
     let delta = get_varlong(body, &mut pos).ok_or_else(|| field("offset delta"))?;
     if delta != index {
         return Err(invalid(format!("record {index} has offset delta {delta}")));
@@ -143,7 +162,7 @@ fn check_record(body: &[u8], index: i64) -> Result<(), InvalidRecords> {
     if pos != body.len() {
         return Err(invalid(format!("record {index} has {} bytes after its fields", body.len() - pos)));
     }
-    Ok(())
+    Ok(timestamp_delta)
 }
 
 /// Skips a length-prefixed field (`-1` = null when `nullable`); `None` if malformed.
