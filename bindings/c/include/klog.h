@@ -940,7 +940,7 @@ const char *klog_status_name(int32_t status);
 
 /**
  * Whether retrying the same call later may succeed (`KLOG_UNAVAILABLE`,
- * `KLOG_NOT_LEADER`, `KLOG_TIMEOUT`).
+ * `KLOG_NOT_LEADER`, `KLOG_TIMEOUT`), as the core's error kinds say.
  *
  * Thread safety: any thread.
  */

@@ -71,7 +71,7 @@ pub unsafe extern "C" fn klog_admin_new(config: *const klog_config, out: *mut *m
     guard(|| {
         // SAFETY: the caller passes NULL or live, writable pointers.
         let (config, out) = unsafe { (arg(config, "config")?, arg_mut(out, "out")?) };
-        *out = into_handle(klog_admin::connect(config, Target::Remote)?);
+        *out = into_handle(klog_admin::connect(config, Target::Bootstrap)?);
         Ok(())
     })
 }

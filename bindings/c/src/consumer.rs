@@ -93,7 +93,7 @@ pub unsafe extern "C" fn klog_consumer_new(config: *const klog_config, out: *mut
     guard(|| {
         // SAFETY: the caller passes NULL or live, writable pointers.
         let (config, out) = unsafe { (arg(config, "config")?, arg_mut(out, "out")?) };
-        *out = into_handle(klog_consumer::connect(config, Target::Remote)?);
+        *out = into_handle(klog_consumer::connect(config, Target::Bootstrap)?);
         Ok(())
     })
 }

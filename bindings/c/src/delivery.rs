@@ -5,13 +5,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use klog::binding::within;
 use klog::client::{DeliveryFuture, RecordMetadata};
 use parking_lot::Mutex;
 use tokio::runtime::Handle;
 
 use crate::error::{Failure, Result};
 use crate::ffi::{arg, arg_mut, free_handle, guard};
-use crate::runtime::{block_on, within};
+use crate::runtime::{block_on, timeout};
 use crate::status::klog_status;
 
 /// Where a record was stored.
@@ -68,7 +69,7 @@ impl klog_delivery {
 
     fn wait(&self, timeout_ms: i32) -> Result<klog_record_metadata> {
         let mut state = self.state.lock();
-        block_on(&self.runtime, within(timeout_ms, "waiting for the delivery", Step(&mut state)))?;
+        block_on(&self.runtime, within(timeout(timeout_ms), "waiting for the delivery", Step(&mut state)))?;
         match &*state {
             State::Done(result) => result.clone(),
             State::Pending(_) => Err(Failure::new(klog_status::KLOG_INTERNAL, "delivery still pending after a wait")),

@@ -2,22 +2,18 @@
 //! tracked here until stored; its failure, if any, is returned by the next
 //! `klog_producer_flush` or `klog_producer_close`.
 
-use std::collections::VecDeque;
 use std::ffi::c_char;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use klog::client::{DeliveryFuture, Producer, ProducerRecord};
+use klog::binding::{within, Deliveries};
+use klog::client::{Producer, ProducerRecord};
 use klog::record::Header;
-use parking_lot::Mutex;
 
 use crate::config::{klog_config, Target};
 use crate::delivery::klog_delivery;
-use crate::error::{Failure, Result};
+use crate::error::Result;
 use crate::ffi::{arg, arg_bytes, arg_mut, arg_slice, arg_str, free_handle_after, guard, into_handle, Slot};
-use crate::runtime::{within, OnRuntime};
+use crate::runtime::{timeout, OnRuntime};
 use crate::status::klog_status;
 
 /// `klog_producer_record.partition`: let the partitioner choose (by key, as Kafka's Java client).
@@ -95,57 +91,10 @@ impl klog_producer_record {
     }
 }
 
-/// Deliveries nobody holds a handle for, oldest first, and the first failure among them.
-#[derive(Default)]
-struct Untracked {
-    pending: VecDeque<DeliveryFuture>,
-    failure: Option<Failure>,
-}
-
-/// Untracked deliveries between two sweeps of the completed ones.
-const SWEEP_EVERY: usize = 256;
-
-/// Whether a delivery has completed; its failure goes to `failure` unless one is kept already.
-fn completed(future: &mut DeliveryFuture, failure: &mut Option<Failure>) -> bool {
-    match Pin::new(future).poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(result) => {
-            if let (Err(e), None) = (result, &*failure) {
-                *failure = Some(e.into());
-            }
-            true
-        }
-        Poll::Pending => false,
-    }
-}
-
-impl Untracked {
-    /// Queues a delivery; every `SWEEP_EVERY` records, drops the completed ones
-    /// at the front, so the queue holds about what is in flight.
-    fn push(&mut self, future: DeliveryFuture) {
-        self.pending.push_back(future);
-        if !self.pending.len().is_multiple_of(SWEEP_EVERY) {
-            return;
-        }
-        while let Some(front) = self.pending.front_mut() {
-            if !completed(front, &mut self.failure) {
-                return;
-            }
-            self.pending.pop_front();
-        }
-    }
-
-    /// After a flush: checks every delivery, returning (and forgetting) the first failure.
-    fn settle(&mut self) -> Result<()> {
-        let failure = &mut self.failure;
-        self.pending.retain_mut(|future| !completed(future, failure));
-        self.failure.take().map_or(Ok(()), Err)
-    }
-}
-
 /// The core producer and the deliveries nobody holds a handle for.
 struct Sender {
     producer: Producer,
-    untracked: Mutex<Untracked>,
+    untracked: Deliveries,
 }
 
 /// A producer. Create with `klog_producer_new` (or `klog_embedded_producer_new`),
@@ -161,7 +110,7 @@ impl klog_producer {
     pub(crate) fn connect(config: &klog_config, target: Target) -> Result<klog_producer> {
         let config = config.producer(target)?;
         let sender = OnRuntime::start(async || {
-            Ok(Sender { producer: Producer::connect(config).await?, untracked: Mutex::new(Untracked::default()) })
+            Ok(Sender { producer: Producer::connect(config).await?, untracked: Deliveries::default() })
         })?;
         Ok(klog_producer { slot: Slot::new(sender, "producer") })
     }
@@ -172,22 +121,29 @@ impl klog_producer {
         if track {
             return Ok(Some(klog_delivery::new(future, sender.runtime.clone())));
         }
-        sender.value.untracked.lock().push(future);
+        sender.value.untracked.push(future);
         Ok(None)
     }
 
     fn flush(&self, timeout_ms: i32) -> Result<()> {
         let sender = self.slot.get()?;
-        sender.run(async |s| within(timeout_ms, "flush", s.producer.flush()).await)?;
-        let settled = sender.value.untracked.lock().settle();
-        settled
+        sender.run(async |s| {
+            let settled = s.untracked.settle();
+            within(timeout(timeout_ms), "flush", async {
+                s.producer.flush().await?;
+                settled.await
+            })
+            .await
+        })
     }
 
     fn close(&self) -> Result<()> {
         let Some(sender) = self.slot.take() else { return Ok(()) };
-        sender.run(async |s| s.producer.close().await)?;
-        let settled = sender.value.untracked.lock().settle();
-        settled
+        sender.run(async |s| {
+            let settled = s.untracked.settle();
+            s.producer.close().await?;
+            settled.await
+        })
     }
 }
 
@@ -205,7 +161,7 @@ pub unsafe extern "C" fn klog_producer_new(config: *const klog_config, out: *mut
     guard(|| {
         // SAFETY: the caller passes NULL or live, writable pointers.
         let (config, out) = unsafe { (arg(config, "config")?, arg_mut(out, "out")?) };
-        *out = into_handle(klog_producer::connect(config, Target::Remote)?);
+        *out = into_handle(klog_producer::connect(config, Target::Bootstrap)?);
         Ok(())
     })
 }

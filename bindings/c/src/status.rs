@@ -44,22 +44,30 @@ pub enum klog_status {
     KLOG_OUT_OF_RANGE = 13,
 }
 
+/// Each core error kind and its status: the one table both directions read.
+const KINDS: [(ErrorKind, klog_status); 11] = [
+    (ErrorKind::Invalid, klog_status::KLOG_INVALID),
+    (ErrorKind::NotFound, klog_status::KLOG_NOT_FOUND),
+    (ErrorKind::AlreadyExists, klog_status::KLOG_ALREADY_EXISTS),
+    (ErrorKind::Unavailable, klog_status::KLOG_UNAVAILABLE),
+    (ErrorKind::NotLeader, klog_status::KLOG_NOT_LEADER),
+    (ErrorKind::Timeout, klog_status::KLOG_TIMEOUT),
+    (ErrorKind::Fenced, klog_status::KLOG_FENCED),
+    (ErrorKind::Closed, klog_status::KLOG_CLOSED),
+    (ErrorKind::Corrupt, klog_status::KLOG_CORRUPT),
+    (ErrorKind::Io, klog_status::KLOG_IO),
+    (ErrorKind::Internal, klog_status::KLOG_INTERNAL),
+];
+
 impl klog_status {
-    /// The status for a core error kind.
+    /// The status for a core error kind (`KLOG_INTERNAL` for a kind newer than this table).
     pub(crate) fn of(kind: ErrorKind) -> klog_status {
-        match kind {
-            ErrorKind::Invalid => klog_status::KLOG_INVALID,
-            ErrorKind::NotFound => klog_status::KLOG_NOT_FOUND,
-            ErrorKind::AlreadyExists => klog_status::KLOG_ALREADY_EXISTS,
-            ErrorKind::Unavailable => klog_status::KLOG_UNAVAILABLE,
-            ErrorKind::NotLeader => klog_status::KLOG_NOT_LEADER,
-            ErrorKind::Timeout => klog_status::KLOG_TIMEOUT,
-            ErrorKind::Fenced => klog_status::KLOG_FENCED,
-            ErrorKind::Closed => klog_status::KLOG_CLOSED,
-            ErrorKind::Corrupt => klog_status::KLOG_CORRUPT,
-            ErrorKind::Io => klog_status::KLOG_IO,
-            _ => klog_status::KLOG_INTERNAL,
-        }
+        KINDS.iter().find(|(k, _)| *k == kind).map_or(klog_status::KLOG_INTERNAL, |(_, status)| *status)
+    }
+
+    /// The core error kind of a status (None for `KLOG_OK` and the argument checks).
+    fn kind(self) -> Option<ErrorKind> {
+        KINDS.iter().find(|(_, status)| *status == self).map(|(kind, _)| *kind)
     }
 
     /// The status's name as a NUL-terminated string, e.g. `"KLOG_NOT_FOUND"`.
@@ -114,15 +122,12 @@ pub extern "C" fn klog_status_name(status: i32) -> *const c_char {
 }
 
 /// Whether retrying the same call later may succeed (`KLOG_UNAVAILABLE`,
-/// `KLOG_NOT_LEADER`, `KLOG_TIMEOUT`).
+/// `KLOG_NOT_LEADER`, `KLOG_TIMEOUT`), as the core's error kinds say.
 ///
 /// Thread safety: any thread.
 #[no_mangle]
 pub extern "C" fn klog_status_is_retriable(status: i32) -> bool {
-    matches!(
-        klog_status::from_code(status),
-        Some(klog_status::KLOG_UNAVAILABLE | klog_status::KLOG_NOT_LEADER | klog_status::KLOG_TIMEOUT)
-    )
+    klog_status::from_code(status).and_then(klog_status::kind).is_some_and(ErrorKind::is_retriable)
 }
 
 #[cfg(test)]
@@ -143,5 +148,10 @@ mod tests {
         assert_eq!(klog_status::of(ErrorKind::NotFound), klog_status::KLOG_NOT_FOUND);
         assert!(klog_status_is_retriable(klog_status::KLOG_TIMEOUT as i32));
         assert!(!klog_status_is_retriable(klog_status::KLOG_INVALID as i32));
+        let retriable: Vec<i32> = (0..20).filter(|code| klog_status_is_retriable(*code)).collect();
+        assert_eq!(retriable, [4, 5, 6], "KLOG_UNAVAILABLE, KLOG_NOT_LEADER, KLOG_TIMEOUT");
+        for (kind, status) in KINDS {
+            assert_eq!((klog_status::of(kind), status.kind()), (status, Some(kind)));
+        }
     }
 }

@@ -11,7 +11,6 @@ use napi_derive::napi;
 use crate::bridge::{promise, promise_of};
 use crate::config::{self, Options};
 use crate::embedded::Embedded;
-use crate::handle::Slot;
 use crate::types::{core_tps, required_offsets, PartitionOffset, TopicPartition};
 
 /// A topic to create.
@@ -182,7 +181,7 @@ pub struct BrokerInfo {
 /// Admin client (native handle; the `klog` package wraps it).
 #[napi]
 pub struct Admin {
-    inner: Slot<CoreAdmin>,
+    inner: klog::Handle<CoreAdmin>,
 }
 
 /// Connects an admin client to the embedded broker or to `bootstrap.servers` in `options`.
@@ -194,7 +193,7 @@ pub fn connect_admin<'env>(
 ) -> napi::Result<PromiseRaw<'env, Admin>> {
     let config = config::admin(embedded, &options);
     promise(env, async move { CoreAdmin::connect(config?).await }, |_, admin| {
-        Ok(Admin { inner: Slot::new(admin, "admin client") })
+        Ok(Admin { inner: klog::Handle::new(admin, "admin client") })
     })
 }
 

@@ -16,13 +16,12 @@ use crate::codec::encode_consumed;
 use crate::config::{self, Options};
 use crate::embedded::Embedded;
 use crate::error::to_js;
-use crate::handle::Slot;
 use crate::types::{core_tps, required_offsets, PartitionOffset, TopicPartition};
 
 /// Consumer (native handle; the `klog` package wraps it).
 #[napi]
 pub struct Consumer {
-    inner: Slot<CoreConsumer>,
+    inner: klog::Handle<CoreConsumer>,
 }
 
 /// Connects a consumer to the embedded broker or to `bootstrap.servers` in `options`.
@@ -34,7 +33,7 @@ pub fn connect_consumer<'env>(
 ) -> napi::Result<PromiseRaw<'env, Consumer>> {
     let config = config::consumer(embedded, &options);
     promise(env, async move { CoreConsumer::connect(config?).await }, |_, consumer| {
-        Ok(Consumer { inner: Slot::new(consumer, "consumer") })
+        Ok(Consumer { inner: klog::Handle::new(consumer, "consumer") })
     })
 }
 

@@ -8,12 +8,11 @@ use napi::Env;
 use napi_derive::napi;
 
 use crate::bridge::{promise, promise_of};
-use crate::handle::Slot;
 
 /// An embedded broker (native handle; the `klog` package wraps it).
 #[napi]
 pub struct Embedded {
-    inner: Slot<klog::Embedded>,
+    inner: klog::Handle<klog::Embedded>,
 }
 
 impl Embedded {
@@ -27,7 +26,7 @@ impl Embedded {
 #[napi]
 pub fn open_embedded(env: &Env, dir: String) -> napi::Result<PromiseRaw<'_, Embedded>> {
     promise(env, async move { klog::Embedded::open(&dir) }, |_, embedded| {
-        Ok(Embedded { inner: Slot::new(embedded, "embedded broker") })
+        Ok(Embedded { inner: klog::Handle::new(embedded, "embedded broker") })
     })
 }
 

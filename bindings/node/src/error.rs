@@ -42,8 +42,3 @@ pub fn to_js(env: &Env, err: &klog::Error) -> napi::Error {
         Err(e) => e,
     }
 }
-
-/// The error of a call on a closed handle.
-pub fn closed(what: &str) -> klog::Error {
-    klog::Error::closed(format!("the {what} is closed"))
-}

@@ -1,6 +1,6 @@
 //! The native addon behind the `klog` npm package (napi-rs).
 //!
-//! Every object wraps a core object in a closable handle ([`handle`]); every
+//! Every object wraps a core object in a closable handle ([`klog::Handle`]); every
 //! call that may wait returns a Promise settled from napi's tokio runtime
 //! ([`bridge`]), so the event loop never blocks. Records cross the boundary a
 //! batch per Buffer ([`codec`]); `lib/` is the JavaScript layer users import.
@@ -15,6 +15,5 @@ mod config;
 mod consumer;
 mod embedded;
 mod error;
-mod handle;
 mod producer;
 mod types;

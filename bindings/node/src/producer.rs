@@ -16,7 +16,6 @@ use crate::bridge::{promise, promise_of};
 use crate::codec::{decode_produce, encode_metadata};
 use crate::config::{self, Options};
 use crate::embedded::Embedded;
-use crate::handle::Slot;
 
 /// An encoded batch and where to report its delivery futures (an empty batch is a flush barrier).
 struct Job {
@@ -48,7 +47,7 @@ async fn queue_jobs(producer: Arc<CoreProducer>, mut jobs: mpsc::UnboundedReceiv
 /// Producer (native handle; the `klog` package wraps it).
 #[napi]
 pub struct Producer {
-    inner: Slot<Shared>,
+    inner: klog::Handle<Shared>,
 }
 
 /// Connects a producer to the embedded broker or to `bootstrap.servers` in `options`.
@@ -67,7 +66,7 @@ pub fn connect_producer<'env>(
             tokio::spawn(queue_jobs(producer.clone(), rx));
             Ok(Shared { producer, jobs })
         },
-        |_, shared| Ok(Producer { inner: Slot::new(shared, "producer") }),
+        |_, shared| Ok(Producer { inner: klog::Handle::new(shared, "producer") }),
     )
 }
 
@@ -75,13 +74,13 @@ impl Producer {
     /// Hands `batch` to the queuing task; resolves to its delivery futures once queued.
     fn submit(&self, batch: Bytes) -> impl std::future::Future<Output = klog::Result<Vec<DeliveryFuture>>> {
         let (queued, rx) = oneshot::channel();
-        let sent = self
-            .inner
-            .get()
-            .and_then(|shared| shared.jobs.send(Job { batch, queued }).map_err(|_| crate::error::closed("producer")));
+        let closed = self.inner.closed_error();
+        let sent = self.inner.get().map(|shared| shared.jobs.send(Job { batch, queued }).is_ok());
         async move {
-            sent?;
-            rx.await.map_err(|_| crate::error::closed("producer"))?
+            if !sent? {
+                return Err(closed);
+            }
+            rx.await.unwrap_or(Err(closed))
         }
     }
 }

@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
+use klog::binding::Unknown;
 use klog::client::admin::{ConfigEntry, GroupDescription, GroupOffset};
 use klog::client::{Admin as CoreAdmin, NewTopic, OffsetSpec, TopicInfo};
 use pyo3::prelude::*;
 
-use crate::common::{client_config, tp_in, tp_out, Slot, Target, Tp};
+use crate::common::{tp_in, tp_out, Target, Tp};
 use crate::error::to_py;
 use crate::runtime::{into_py, run};
 
@@ -41,12 +42,12 @@ fn group_out(g: GroupDescription) -> (String, String, String, String, Vec<PyMemb
 /// Admin client (native handle; use `klog.Admin`).
 #[pyclass(module = "klog._native", frozen)]
 pub struct Admin {
-    inner: Slot<CoreAdmin>,
+    inner: klog::Handle<CoreAdmin>,
 }
 
 impl Admin {
     fn admin(&self) -> PyResult<std::sync::Arc<CoreAdmin>> {
-        self.inner.get()
+        self.inner.get().map_err(to_py)
     }
 }
 
@@ -61,12 +62,10 @@ impl Admin {
         options: Vec<(String, String)>,
         aio: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (config, rest) = client_config(target, options)?;
-        if let Some((key, _)) = rest.first() {
-            return Err(to_py(klog::Error::invalid(format!("unknown admin option {key:?}"))));
-        }
+        let (target, options) = target.with(options);
+        let config = options.admin(target, Unknown::Refuse).map_err(to_py)?;
         run(py, aio, CoreAdmin::connect(config), |py, admin| {
-            Ok(Py::new(py, Admin { inner: Slot::new(admin, "admin client") })?.into_any())
+            Ok(Py::new(py, Admin { inner: klog::Handle::new(admin, "admin client") })?.into_any())
         })
     }
 

@@ -7,13 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use klog::client::{Consumer as CoreConsumer, ConsumerConfig, ConsumerRecord, TopicPartition};
+use klog::binding::Unknown;
+use klog::client::{Consumer as CoreConsumer, ConsumerRecord, TopicPartition};
 use pyo3::exceptions::PyStopIteration;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
 
 use crate::arrow::columns;
-use crate::common::{client_config, tp_in, tp_out, Slot, Target, Tp};
+use crate::common::{tp_in, tp_out, Target, Tp};
 use crate::error::to_py;
 use crate::runtime::{block_on, into_py, run};
 
@@ -104,12 +105,12 @@ fn tps(partitions: Vec<Tp>) -> Vec<TopicPartition> {
 /// Consumer (native handle; use `klog.Consumer` / `klog.AsyncConsumer`).
 #[pyclass(module = "klog._native", frozen)]
 pub struct Consumer {
-    inner: Slot<CoreConsumer>,
+    inner: klog::Handle<CoreConsumer>,
 }
 
 impl Consumer {
     fn shared(&self) -> PyResult<Arc<CoreConsumer>> {
-        self.inner.get()
+        self.inner.get().map_err(to_py)
     }
 }
 
@@ -125,13 +126,11 @@ impl Consumer {
         options: Vec<(String, String)>,
         aio: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (client, rest) = client_config(target, options)?;
-        let mut config = ConsumerConfig::new(client, group_id.as_deref());
-        for (key, value) in &rest {
-            config.set(key, value).map_err(to_py)?;
-        }
+        let group = group_id.map(|id| ("group.id".to_string(), id));
+        let (target, options) = target.with(group.into_iter().chain(options));
+        let config = options.consumer(target, Unknown::Refuse).map_err(to_py)?;
         run(py, aio, CoreConsumer::connect(config), |py, consumer| {
-            Ok(Py::new(py, Consumer { inner: Slot::new(consumer, "consumer") })?.into_any())
+            Ok(Py::new(py, Consumer { inner: klog::Handle::new(consumer, "consumer") })?.into_any())
         })
     }
 

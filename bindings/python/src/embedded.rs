@@ -5,20 +5,19 @@ use std::net::SocketAddr;
 use klog::client::ClientConfig;
 use pyo3::prelude::*;
 
-use crate::common::Slot;
 use crate::error::to_py;
 use crate::runtime::{block_on, handle, into_py, run};
 
 /// An embedded broker (native handle; use `klog.open`).
 #[pyclass(module = "klog._native", frozen)]
 pub struct Embedded {
-    inner: Slot<klog::Embedded>,
+    inner: klog::Handle<klog::Embedded>,
     path: String,
 }
 
 impl Embedded {
     pub fn client_config(&self) -> PyResult<ClientConfig> {
-        Ok(self.inner.get()?.client_config())
+        Ok(self.inner.get().map_err(to_py)?.client_config())
     }
 }
 
@@ -35,7 +34,7 @@ impl Embedded {
                 klog::Embedded::open(&path)
             })
             .map_err(to_py)?;
-        Ok(Embedded { inner: Slot::new(embedded, "embedded broker"), path: display })
+        Ok(Embedded { inner: klog::Handle::new(embedded, "embedded broker"), path: display })
     }
 
     #[getter]
@@ -53,7 +52,7 @@ impl Embedded {
     fn listen<'py>(&self, py: Python<'py>, addr: &str, aio: bool) -> PyResult<Bound<'py, PyAny>> {
         let addr: SocketAddr =
             addr.parse().map_err(|e| to_py(klog::Error::invalid(format!("bad listen address {addr:?}: {e}"))))?;
-        let inner = self.inner.get()?;
+        let inner = self.inner.get().map_err(to_py)?;
         run(py, aio, async move { inner.listen(addr).await }, |py, bound| into_py(py, bound.to_string()))
     }
 

@@ -1,24 +1,23 @@
 //! The producer. `produce`/`send` queue a record from the calling thread (a fast
-//! path that does not leave the thread unless `buffer.memory` is exhausted) and
-//! hand its delivery future to one background task per producer, which runs
-//! delivery callbacks in batches under one GIL acquisition.
+//! path that does not leave the thread unless `buffer.memory` is exhausted). A
+//! record with a callback or future hands its delivery future to one background
+//! task per producer, which runs the callbacks in batches under one GIL
+//! acquisition; one without is kept in the core's fire-and-forget [`Deliveries`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use klog::client::{
-    DeliveryFuture, Producer as CoreProducer, ProducerConfig, ProducerRecord, RecordMetadata as CoreMetadata,
-};
+use klog::binding::{within, Deliveries, Unknown};
+use klog::client::{DeliveryFuture, Producer as CoreProducer, ProducerRecord, RecordMetadata as CoreMetadata};
 use klog::record::Header;
-use parking_lot::Mutex;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use tokio::sync::{mpsc, Notify};
 
-use crate::common::{client_config, Slot, Target};
+use crate::common::Target;
 use crate::error::to_py;
 use crate::runtime::{block_on_with, handle, run, LoopFuture};
 
@@ -59,8 +58,6 @@ impl From<CoreMetadata> for RecordMetadata {
 
 /// What to do when a record is delivered.
 enum Callback {
-    /// Nothing; a failure is kept and raised by the next `flush()`/`close()`.
-    None,
     /// `callback(err, metadata)`.
     Call(Py<PyAny>),
     /// A `concurrent.futures.Future`.
@@ -69,26 +66,21 @@ enum Callback {
     Asyncio(LoopFuture),
 }
 
-/// Work for the delivery task.
-enum Delivery {
-    /// A record whose outcome someone waits for.
-    One { future: DeliveryFuture, callback: Callback },
-    /// Records queued without a callback, handed over in bulk (one wake-up per batch).
-    Many(Vec<DeliveryFuture>),
+/// A record whose outcome someone waits for, for the callback task.
+struct Delivery {
+    future: DeliveryFuture,
+    callback: Callback,
 }
 
-/// Fire-and-forget records collected before going to the delivery task.
-const HANDOVER: usize = 2048;
-
-/// Progress shared with the delivery task.
+/// Records with a callback queued and run so far, for flush to wait on.
 #[derive(Default)]
-struct Counters {
+struct Callbacks {
+    queued: AtomicU64,
     completed: AtomicU64,
     changed: Notify,
-    first_error: Mutex<Option<klog::Error>>,
 }
 
-impl Counters {
+impl Callbacks {
     async fn wait_completed(&self, target: u64) {
         loop {
             let notified = self.changed.notified();
@@ -101,11 +93,9 @@ impl Counters {
         }
     }
 
-    fn take_error(&self) -> klog::Result<()> {
-        match self.first_error.lock().take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+    /// Records with a callback not run yet.
+    fn in_flight(&self) -> u64 {
+        self.queued.load(Ordering::Acquire).saturating_sub(self.completed.load(Ordering::Acquire))
     }
 }
 
@@ -113,34 +103,15 @@ struct Shared {
     producer: CoreProducer,
     runtime: tokio::runtime::Handle,
     deliveries: mpsc::UnboundedSender<Delivery>,
-    counters: Arc<Counters>,
-    pending: Mutex<Pending>,
-}
-
-/// Records queued so far, and the fire-and-forget ones not handed over yet.
-#[derive(Default)]
-struct Pending {
-    queued: u64,
-    futures: Vec<DeliveryFuture>,
-}
-
-impl Shared {
-    /// Hands pending fire-and-forget records to the delivery task; returns the count queued.
-    fn hand_over(&self) -> u64 {
-        let mut pending = self.pending.lock();
-        if !pending.futures.is_empty() {
-            let batch = std::mem::take(&mut pending.futures);
-            let _ = self.deliveries.send(Delivery::Many(batch));
-        }
-        pending.queued
-    }
+    callbacks: Arc<Callbacks>,
+    /// Records queued without a callback; a failure is raised by the next `flush()`/`close()`.
+    untracked: Deliveries,
 }
 
 static CF_FUTURE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 fn invoke(py: Python<'_>, result: klog::Result<CoreMetadata>, callback: Callback) {
     let outcome: PyResult<()> = (|| match callback {
-        Callback::None => Ok(()),
         Callback::Call(f) => {
             let (err, md) = match result {
                 Ok(m) => (py.None(), Py::new(py, RecordMetadata::from(m))?.into_any()),
@@ -175,54 +146,22 @@ fn invoke(py: Python<'_>, result: klog::Result<CoreMetadata>, callback: Callback
 }
 
 /// Awaits delivery futures in send order and runs their callbacks, a batch per GIL acquisition.
-async fn delivery_task(mut rx: mpsc::UnboundedReceiver<Delivery>, counters: Arc<Counters>) {
+async fn callback_task(mut rx: mpsc::UnboundedReceiver<Delivery>, callbacks: Arc<Callbacks>) {
     let mut batch = Vec::with_capacity(256);
-    let mut ready: Vec<(klog::Result<CoreMetadata>, Callback)> = Vec::new();
-    let keep_error = |e: klog::Error| {
-        let mut first = counters.first_error.lock();
-        if first.is_none() {
-            *first = Some(e);
+    let mut ready = Vec::with_capacity(256);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        for Delivery { future, callback } in batch.drain(..) {
+            ready.push((future.await, callback));
         }
-    };
-    loop {
-        if rx.recv_many(&mut batch, 256).await == 0 {
-            break;
-        }
-        let mut n = 0u64;
-        for delivery in batch.drain(..) {
-            match delivery {
-                Delivery::One { future, callback } => {
-                    n += 1;
-                    let result = future.await;
-                    match callback {
-                        Callback::None => {
-                            if let Err(e) = result {
-                                keep_error(e);
-                            }
-                        }
-                        callback => ready.push((result, callback)),
-                    }
-                }
-                Delivery::Many(futures) => {
-                    n += futures.len() as u64;
-                    for future in futures {
-                        if let Err(e) = future.await {
-                            keep_error(e);
-                        }
-                    }
-                }
+        let n = ready.len() as u64;
+        let _ = Python::try_attach(|py| {
+            for (result, callback) in ready.drain(..) {
+                invoke(py, result, callback);
             }
-        }
-        if !ready.is_empty() {
-            let done = std::mem::take(&mut ready);
-            let _ = Python::try_attach(|py| {
-                for (result, callback) in done {
-                    invoke(py, result, callback);
-                }
-            });
-        }
-        counters.completed.fetch_add(n, Ordering::AcqRel);
-        counters.changed.notify_waiters();
+        });
+        ready.clear();
+        callbacks.completed.fetch_add(n, Ordering::AcqRel);
+        callbacks.changed.notify_waiters();
     }
 }
 
@@ -295,7 +234,7 @@ type SendFuture = std::pin::Pin<Box<dyn std::future::Future<Output = klog::Resul
 /// Producer (native handle; use `klog.Producer` / `klog.AsyncProducer`).
 #[pyclass(module = "klog._native", frozen)]
 pub struct Producer {
-    inner: Slot<Shared>,
+    inner: klog::Handle<Shared>,
 }
 
 impl Producer {
@@ -304,26 +243,21 @@ impl Producer {
         Box::pin(async move { shared.producer.send(record).await })
     }
 
-    fn enqueue(shared: &Shared, future: DeliveryFuture, callback: Callback) -> PyResult<()> {
-        let mut pending = shared.pending.lock();
-        pending.queued += 1;
-        let sent = match callback {
-            Callback::None => {
-                pending.futures.push(future);
-                if pending.futures.len() < HANDOVER {
-                    return Ok(());
-                }
-                let batch = std::mem::replace(&mut pending.futures, Vec::with_capacity(HANDOVER));
-                shared.deliveries.send(Delivery::Many(batch))
-            }
-            callback => shared.deliveries.send(Delivery::One { future, callback }),
+    fn enqueue(shared: &Shared, future: DeliveryFuture, callback: Option<Callback>) -> PyResult<()> {
+        let Some(callback) = callback else {
+            shared.untracked.push(future);
+            return Ok(());
         };
-        sent.map_err(|_| to_py(klog::Error::closed("the producer is closed")))
+        shared.callbacks.queued.fetch_add(1, Ordering::AcqRel);
+        shared.deliveries.send(Delivery { future, callback }).map_err(|_| {
+            shared.callbacks.queued.fetch_sub(1, Ordering::AcqRel);
+            to_py(klog::Error::closed("the producer is closed"))
+        })
     }
 
     /// Queues a record on the calling thread, blocking (without the GIL) only under back-pressure.
-    fn queue_blocking(&self, py: Python<'_>, record: ProducerRecord, callback: Callback) -> PyResult<()> {
-        let shared = self.inner.get()?;
+    fn queue_blocking(&self, py: Python<'_>, record: ProducerRecord, callback: Option<Callback>) -> PyResult<()> {
+        let shared = self.inner.get().map_err(to_py)?;
         let future = block_on_with(py, &shared.runtime, shared.producer.send(record))?;
         Self::enqueue(&shared, future, callback)
     }
@@ -340,19 +274,16 @@ impl Producer {
         options: Vec<(String, String)>,
         aio: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (client, rest) = client_config(target, options)?;
-        let mut config = ProducerConfig::new(client);
-        for (key, value) in &rest {
-            config.set(key, value).map_err(to_py)?;
-        }
+        let (target, options) = target.with(options);
+        let config = options.producer(target, Unknown::Refuse).map_err(to_py)?;
         let rt = handle()?;
         run(py, aio, CoreProducer::connect(config), move |py, producer| {
             let (tx, rx) = mpsc::unbounded_channel();
-            let counters = Arc::new(Counters::default());
-            rt.spawn(delivery_task(rx, counters.clone()));
-            let shared =
-                Shared { producer, runtime: rt, deliveries: tx, counters, pending: Mutex::new(Pending::default()) };
-            Ok(Py::new(py, Producer { inner: Slot::new(shared, "producer") })?.into_any())
+            let callbacks = Arc::new(Callbacks::default());
+            rt.spawn(callback_task(rx, callbacks.clone()));
+            let untracked = Deliveries::default();
+            let shared = Shared { producer, runtime: rt, deliveries: tx, callbacks, untracked };
+            Ok(Py::new(py, Producer { inner: klog::Handle::new(shared, "producer") })?.into_any())
         })
     }
 
@@ -371,10 +302,7 @@ impl Producer {
         on_delivery: Option<Py<PyAny>>,
     ) -> PyResult<()> {
         let record = record_of(topic, value, key, partition, timestamp, headers)?;
-        let callback = match on_delivery {
-            Some(f) if !f.is_none(py) => Callback::Call(f),
-            _ => Callback::None,
-        };
+        let callback = on_delivery.filter(|f| !f.is_none(py)).map(Callback::Call);
         self.queue_blocking(py, record, callback)
     }
 
@@ -388,7 +316,7 @@ impl Producer {
         keys: Option<&Bound<'_, PyAny>>,
         partition: Option<i32>,
     ) -> PyResult<usize> {
-        let shared = self.inner.get()?;
+        let shared = self.inner.get().map_err(to_py)?;
         let mut keys = match keys {
             Some(k) if !k.is_none() => Some(k.try_iter()?),
             _ => None,
@@ -412,7 +340,7 @@ impl Producer {
                 timestamp: None,
             };
             let future = block_on_with(py, &shared.runtime, shared.producer.send(record))?;
-            Self::enqueue(&shared, future, Callback::None)?;
+            Self::enqueue(&shared, future, None)?;
             n += 1;
         }
         Ok(n)
@@ -436,7 +364,7 @@ impl Producer {
             Ok(py.import("concurrent.futures")?.getattr("Future")?.unbind())
         })?;
         let future = class.bind(py).call0()?;
-        self.queue_blocking(py, record, Callback::Concurrent(future.clone().unbind()))?;
+        self.queue_blocking(py, record, Some(Callback::Concurrent(future.clone().unbind())))?;
         Ok(future)
     }
 
@@ -455,7 +383,7 @@ impl Producer {
         headers: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<(Option<Bound<'py, PyAny>>, Bound<'py, PyAny>)> {
         let record = record_of(topic, value, key, partition, timestamp, headers)?;
-        let shared = self.inner.get()?;
+        let shared = self.inner.get().map_err(to_py)?;
         let rt = shared.runtime.clone();
         let delivered = LoopFuture::new(py)?;
         let delivered_py = delivered.future(py);
@@ -468,7 +396,7 @@ impl Producer {
         match first {
             std::task::Poll::Ready(result) => {
                 let future = result.map_err(to_py)?;
-                Self::enqueue(&shared, future, Callback::Asyncio(delivered))?;
+                Self::enqueue(&shared, future, Some(Callback::Asyncio(delivered)))?;
                 Ok((None, delivered_py))
             }
             std::task::Poll::Pending => {
@@ -477,7 +405,7 @@ impl Producer {
                 rt.spawn(async move {
                     match send.await {
                         Ok(future) => {
-                            let result = match Self::enqueue(&shared, future, Callback::Asyncio(delivered)) {
+                            let result = match Self::enqueue(&shared, future, Some(Callback::Asyncio(delivered))) {
                                 Ok(()) => Python::try_attach(|py| Ok(py.None())),
                                 Err(e) => Some(Err(e)),
                             };
@@ -497,20 +425,17 @@ impl Producer {
     /// first failure of a record queued without a callback since the last flush.
     #[pyo3(signature = (timeout = None, aio = false))]
     fn flush<'py>(&self, py: Python<'py>, timeout: Option<f64>, aio: bool) -> PyResult<Bound<'py, PyAny>> {
-        let shared = self.inner.get()?;
-        let target = shared.hand_over();
-        let work = async move {
-            shared.producer.flush().await?;
-            shared.counters.wait_completed(target).await;
-            shared.counters.take_error()
-        };
+        let shared = self.inner.get().map_err(to_py)?;
+        let target = shared.callbacks.queued.load(Ordering::Acquire);
+        let timeout = timeout.map(|t| Duration::from_secs_f64(t.max(0.0)));
         let fut = async move {
-            match timeout {
-                Some(t) => tokio::time::timeout(Duration::from_secs_f64(t.max(0.0)), work)
-                    .await
-                    .unwrap_or_else(|_| Err(klog::Error::new(klog::ErrorKind::Timeout, "flush timed out"))),
-                None => work.await,
-            }
+            let settled = shared.untracked.settle();
+            let work = async {
+                shared.producer.flush().await?;
+                shared.callbacks.wait_completed(target).await;
+                settled.await
+            };
+            within(timeout, "flush", work).await
         };
         run(py, aio, fut, |py, ()| Ok(py.None()))
     }
@@ -518,10 +443,7 @@ impl Producer {
     /// Records queued and not yet acknowledged.
     fn __len__(&self) -> usize {
         match self.inner.get() {
-            Ok(s) => {
-                let queued = s.pending.lock().queued;
-                queued.saturating_sub(s.counters.completed.load(Ordering::Acquire)) as usize
-            }
+            Ok(s) => s.untracked.in_flight() + s.callbacks.in_flight() as usize,
             Err(_) => 0,
         }
     }
@@ -539,12 +461,11 @@ impl Producer {
         };
         let fut = async move {
             let closed = shared.producer.close().await;
-            let target = shared.hand_over();
-            shared.counters.wait_completed(target).await;
-            let counters = shared.counters.clone();
-            drop(shared); // ends the delivery task once the last in-flight send is done
+            shared.callbacks.wait_completed(shared.callbacks.queued.load(Ordering::Acquire)).await;
+            let settled = shared.untracked.settle().await;
+            drop(shared); // ends the callback task once the last in-flight send is done
             closed?;
-            counters.take_error()
+            settled
         };
         run(py, aio, fut, |py, ()| Ok(py.None()))
     }

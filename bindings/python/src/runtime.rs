@@ -9,123 +9,73 @@
 //! fail with `ClosedError`.
 
 use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use klog::binding::{Runtime, RuntimeNames, Waiter};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyCFunction;
 use pyo3::BoundObject;
-use tokio::runtime::{Handle, Runtime};
+use tokio::runtime::Handle;
 
 use crate::error::to_py;
 
 /// How often a blocking call wakes up to look for Ctrl-C.
 const SIGNAL_SLICE: Duration = Duration::from_millis(50);
 
-struct Owned {
-    pid: u32,
-    runtime: Option<Runtime>,
-}
-
-static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
-static SHUT_DOWN: AtomicBool = AtomicBool::new(false);
-/// This process's id, cached (getpid is a system call); 0 = not known yet.
-static PID: AtomicU32 = AtomicU32::new(0);
-
-/// The current process id, cached until `after_fork_in_child` resets it.
-pub fn current_pid() -> u32 {
-    match PID.load(Ordering::Relaxed) {
-        0 => {
-            let pid = std::process::id();
-            PID.store(pid, Ordering::Relaxed);
-            pid
-        }
-        pid => pid,
-    }
-}
+static RUNTIME: Runtime = Runtime::new(RuntimeNames {
+    worker_threads_var: "KLOG_PY_WORKER_THREADS",
+    shut_down: "the klog runtime was shut down (interpreter exit)",
+    forked: "klog cannot run in a process forked after klog started; fork before using klog, \
+             or use multiprocessing's 'spawn' or 'forkserver' start method",
+});
 
 /// Registered with `os.register_at_fork(after_in_child=...)` by the klog package.
 #[pyfunction]
 pub fn after_fork_in_child() {
-    PID.store(0, Ordering::Relaxed);
-}
-
-fn worker_threads() -> usize {
-    if let Some(n) = std::env::var("KLOG_PY_WORKER_THREADS").ok().and_then(|v| v.parse::<usize>().ok()) {
-        return n.max(1);
-    }
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 4)
+    klog::binding::fork::after_fork_in_child();
 }
 
 /// The handle of this process's runtime, creating it on first use.
 pub fn handle() -> PyResult<Handle> {
-    if SHUT_DOWN.load(Ordering::Acquire) {
-        return Err(to_py(klog::Error::closed("the klog runtime was shut down (interpreter exit)")));
-    }
-    let pid = current_pid();
-    let mut slot = RUNTIME.lock();
-    if let Some(owned) = slot.as_ref() {
-        if owned.pid == pid {
-            if let Some(rt) = &owned.runtime {
-                return Ok(rt.handle().clone());
-            }
-        }
-    }
-    if slot.is_some() {
-        // Inherited through fork from a process whose runtime was running: its threads
-        // do not exist here and state they shared may be mid-update, so klog refuses to
-        // run rather than risk it (seen as crashes in the child). Use the `spawn` or
-        // `forkserver` start method, or fork before the first klog call.
-        return Err(to_py(klog::Error::closed(
-            "klog cannot run in a process forked after klog started; fork before using klog, \
-             or use multiprocessing's 'spawn' or 'forkserver' start method",
-        )));
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(worker_threads())
-        .thread_name("klog-runtime")
-        .enable_all()
-        .build()
-        .map_err(|e| to_py(klog::Error::internal(format!("cannot start the tokio runtime: {e}"))))?;
-    let handle = runtime.handle().clone();
-    *slot = Some(Owned { pid, runtime: Some(runtime) });
-    Ok(handle)
-}
-
-/// The process id the current runtime belongs to (to detect objects inherited through fork).
-pub fn check_pid(pid: u32) -> PyResult<()> {
-    if pid != current_pid() {
-        return Err(to_py(klog::Error::closed(
-            "this klog object was created before fork(); create a new one in the child process",
-        )));
-    }
-    Ok(())
+    RUNTIME.handle().map_err(to_py)
 }
 
 /// Stops the runtime's threads (waiting up to `timeout` seconds for running tasks).
 #[pyfunction]
 #[pyo3(signature = (timeout = 2.0))]
 pub fn shutdown(py: Python<'_>, timeout: f64) {
-    SHUT_DOWN.store(true, Ordering::Release);
-    let owned = RUNTIME.lock().take();
-    if let Some(mut owned) = owned {
-        if owned.pid == current_pid() {
-            if let Some(rt) = owned.runtime.take() {
-                // Detached: tasks finishing now may need the GIL to complete asyncio futures.
-                py.detach(|| rt.shutdown_timeout(Duration::from_secs_f64(timeout.max(0.0))));
-            }
-        } else {
-            std::mem::forget(owned);
-        }
+    if let Some(runtime) = RUNTIME.shut_down() {
+        // Detached: tasks finishing now may need the GIL to complete asyncio futures.
+        py.detach(|| runtime.shutdown_timeout(Duration::from_secs_f64(timeout.max(0.0))));
     }
 }
 
-/// Runs `fut` to completion on the calling thread without the GIL, waking every
-/// 50 ms to run Python signal handlers: Ctrl-C drops the future and raises.
+/// A blocking call's wait from Python: without the GIL, waking every 50 ms to
+/// run Python signal handlers, so Ctrl-C drops the future and raises.
+struct Interruptible<'py>(Python<'py>);
+
+impl Waiter for Interruptible<'_> {
+    type Error = PyErr;
+
+    fn error(&self, error: klog::Error) -> PyErr {
+        to_py(error)
+    }
+
+    fn slice(&self) -> Option<Duration> {
+        Some(SIGNAL_SLICE)
+    }
+
+    fn park<R: Send>(&mut self, wait: impl FnOnce() -> R + Send) -> R {
+        self.0.detach(wait)
+    }
+
+    fn interrupted(&mut self) -> PyResult<()> {
+        self.0.check_signals()
+    }
+}
+
+/// Runs `fut` to completion on the calling thread without the GIL, interruptible by Ctrl-C.
 pub fn block_on<F, T>(py: Python<'_>, fut: F) -> PyResult<T>
 where
     F: Future<Output = klog::Result<T>> + Send,
@@ -140,27 +90,7 @@ where
     F: Future<Output = klog::Result<T>> + Send,
     T: Send,
 {
-    if Handle::try_current().is_ok() {
-        return Err(to_py(klog::Error::invalid(
-            "blocking klog calls cannot run inside a delivery callback; use the asyncio API or call it later",
-        )));
-    }
-    let mut fut = pin!(fut);
-    // Fast path: many calls complete without waiting (e.g. queuing a record).
-    {
-        let _guard = handle.enter();
-        let mut cx = Context::from_waker(Waker::noop());
-        if let Poll::Ready(result) = fut.as_mut().poll(&mut cx) {
-            return result.map_err(to_py);
-        }
-    }
-    loop {
-        let step = py.detach(|| handle.block_on(async { tokio::time::timeout(SIGNAL_SLICE, fut.as_mut()).await }));
-        match step {
-            Ok(result) => return result.map_err(to_py),
-            Err(_elapsed) => py.check_signals()?,
-        }
-    }
+    RUNTIME.block_on_with(handle, fut, &mut Interruptible(py))
 }
 
 static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -6,7 +6,10 @@
 //! - [`client`]: the async Kafka client over any transport (`klog-client`).
 //! - [`Embedded`]: a broker inside the application, used through the same clients.
 //! - [`Handle`]: the closable handle every binding keeps its core objects in.
+//! - [`binding`]: what the language bindings share (runtime, fire-and-forget
+//!   deliveries, Kafka-named options).
 
+pub mod binding;
 mod embedded;
 mod handle;
 
