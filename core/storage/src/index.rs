@@ -11,15 +11,23 @@
 //! Files are preallocated (zero-filled) while the segment is active and trimmed to
 //! their used size when it is sealed. Unused space is all zeros and every real entry
 //! is non-zero, so the used prefix of an untrimmed file is found by binary search.
+//! Preallocation reserves the blocks ([`FileSystem::allocate`]) before the file is
+//! mapped: a write through the mapping can then never fault on a full disk, and a
+//! disk without room fails the allocation with a plain error instead.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::MmapMut;
 
+use crate::fs::{FileSystem, OpenMode};
+
 /// A file of fixed-size entries, memory-mapped.
 pub(crate) struct MmapIndex {
+    fs: Arc<dyn FileSystem>,
+    path: PathBuf,
     file: File,
     mmap: Option<MmapMut>,
     entry_size: usize,
@@ -35,17 +43,28 @@ impl MmapIndex {
     /// Opens or creates the file. When `prealloc_bytes` is given and the file is
     /// shorter, it is extended (with zeros) to that size. Starts with no entries:
     /// call one of the loaders.
-    pub(crate) fn open(path: &Path, entry_size: usize, prealloc_bytes: Option<usize>) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        let mut idx = MmapIndex { file, mmap: None, entry_size, entries: 0, max_entries: 0, durable: None, cut: false };
-        let len = idx.file.metadata()?.len() as usize;
+    pub(crate) fn open(
+        fs: &Arc<dyn FileSystem>,
+        path: &Path,
+        entry_size: usize,
+        prealloc_bytes: Option<usize>,
+    ) -> io::Result<Self> {
+        let file = fs.open(path, OpenMode::Create)?;
+        let mut idx = MmapIndex {
+            fs: fs.clone(),
+            path: path.to_path_buf(),
+            file,
+            mmap: None,
+            entry_size,
+            entries: 0,
+            max_entries: 0,
+            durable: None,
+            cut: false,
+        };
         match prealloc_bytes {
-            Some(p) if p > len => {
-                idx.file.set_len((p - p % entry_size) as u64)?;
-            }
-            _ => {}
+            Some(p) => idx.make_writable(p)?,
+            None => idx.remap()?,
         }
-        idx.remap()?;
         Ok(idx)
     }
 
@@ -140,7 +159,7 @@ impl MmapIndex {
         if let Some(m) = &self.mmap {
             m.flush()?;
         }
-        self.file.sync_all()?;
+        self.fs.sync_all(&self.path, &self.file)?;
         self.durable = Some(self.entries);
         Ok(())
     }
@@ -171,17 +190,20 @@ impl MmapIndex {
         // Unmapping keeps written pages in the page cache; the mapping must not
         // outlive the shorter file.
         self.mmap = None;
-        self.file.set_len(want)?;
+        self.fs.set_len(&self.path, &self.file, want)?;
         self.remap()
     }
 
-    /// Grows the file again to `prealloc_bytes` so entries can be appended.
+    /// Grows the file (again) to `prealloc_bytes` so entries can be appended, with
+    /// every block of the mapped size reserved. On failure nothing is mapped beyond
+    /// what was mapped before.
     pub(crate) fn make_writable(&mut self, prealloc_bytes: usize) -> io::Result<()> {
         let len = self.file.metadata()?.len() as usize;
-        let want = prealloc_bytes - prealloc_bytes % self.entry_size;
-        if want > len {
-            self.mmap = None;
-            self.file.set_len(want as u64)?;
+        let want = (prealloc_bytes - prealloc_bytes % self.entry_size).max(len);
+        if want > 0 {
+            self.fs.allocate(&self.path, &self.file, want as u64)?;
+        }
+        if want > len || self.mmap.is_none() {
             self.remap()?;
         }
         Ok(())
@@ -194,8 +216,8 @@ pub(crate) struct OffsetIndex(pub(crate) MmapIndex);
 impl OffsetIndex {
     pub(crate) const ENTRY: usize = 8;
 
-    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
-        Ok(OffsetIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    pub(crate) fn open(fs: &Arc<dyn FileSystem>, path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(OffsetIndex(MmapIndex::open(fs, path, Self::ENTRY, prealloc)?))
     }
 
     pub(crate) fn get(&self, i: usize) -> (u32, u32) {
@@ -291,8 +313,8 @@ pub(crate) struct TimeIndex(pub(crate) MmapIndex);
 impl TimeIndex {
     pub(crate) const ENTRY: usize = 12;
 
-    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
-        Ok(TimeIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    pub(crate) fn open(fs: &Arc<dyn FileSystem>, path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(TimeIndex(MmapIndex::open(fs, path, Self::ENTRY, prealloc)?))
     }
 
     pub(crate) fn get(&self, i: usize) -> (i64, u32) {

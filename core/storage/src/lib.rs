@@ -39,7 +39,17 @@
 //! Appends go to the page cache. With `flush.messages = n`, an append fsyncs once `n`
 //! offsets are unflushed; concurrent appenders share fsyncs (a flush mutex plus a
 //! "flushed up to" offset). `flush.ms` is applied by [`PartitionLog::maintain`]. After a
-//! failed fsync the partition is poisoned and refuses appends until reopened.
+//! failed fsync the partition is poisoned and refuses appends until reopened (an fsync
+//! error cannot be retried: the kernel may have dropped the dirty pages). A failed
+//! write is not sticky: the segment is cut back to its last good size and later
+//! appends are accepted, unless the cut fails too (then it is poisoned as well).
+//!
+//! # Seams
+//!
+//! Every disk change goes through a [`FileSystem`] and wall-clock time not passed by
+//! the caller comes from a [`klog_protocol::Clock`], both in the [`StorageEnv`] given
+//! to [`LogManager::open_in`] / [`PartitionLog::open_in`]. [`FaultyFs`] injects
+//! fsync failures, short writes and a full disk.
 //!
 //! The high watermark is kept apart from the log end offset; a single-replica broker
 //! advances it itself (e.g. to the log end after each append and after open).
@@ -47,6 +57,7 @@
 mod checkpoint;
 mod config;
 mod error;
+pub mod fs;
 mod index;
 mod manager;
 mod parallel;
@@ -56,6 +67,7 @@ mod segment;
 
 pub use config::{CleanupPolicy, LogConfig, TimestampType, KNOWN_KEYS};
 pub use error::LogError;
+pub use fs::{FaultyFs, FileSystem, RealFs, StorageEnv};
 pub use klog_protocol::wire::FileSlice;
 pub use manager::{parse_partition_dir, LogManager, CLEAN_SHUTDOWN_MARKER};
 pub use partition::{AppendInfo, PartitionLog, ReadResult, RecoveryInfo, SliceRead};
