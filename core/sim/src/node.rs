@@ -17,9 +17,6 @@ use parking_lot::Mutex;
 
 use crate::block_on::block_on;
 
-/// `segment.index.bytes` of the node's topics.
-const INDEX_BYTES: usize = 64 * 1024;
-
 /// A broker that can be restarted on its own data directory.
 pub struct SimNode {
     config: BrokerConfig,
@@ -41,9 +38,6 @@ impl SimNode {
         config.group.initial_rebalance_delay_ms = 0;
         // Background maintenance runs on real threads at simulated intervals: keep it out.
         config.maintenance_interval = Duration::from_secs(365 * 24 * 3600);
-        // Index files are preallocated in full and the data root is usually memory:
-        // room for 8192 offset index entries is plenty for a run.
-        config.log.segment_index_bytes = INDEX_BYTES;
         tweak(&mut config);
         let broker = Broker::open(config.clone())?;
         let node = SimNode { config, disk, broker: Mutex::new(Some(broker)), generation: AtomicU64::new(0), _dir: dir };

@@ -12,8 +12,9 @@
 //! - `<base>.timeindex`: 12-byte entries `max timestamp i64 | relative offset u32`;
 //!   entry `(T, R)` means every record before relative offset `R` has a timestamp `<= T`.
 //!   The last entry of a sealed segment holds the segment's max timestamp.
-//!   Index files are memory-mapped, preallocated to `segment.index.bytes` while the
-//!   segment is active and trimmed when it rolls or the log closes.
+//!   Index files are memory-mapped; while the segment is active they have room for
+//!   `segment.index.bytes` (reserved on disk as they fill, so a full disk never
+//!   faults a mapping) and they are trimmed when it rolls or the log closes.
 //! - `partition.checkpoint`: text, `klog-partition-checkpoint 1` then
 //!   `recovery_point=`, `log_start_offset=`, `high_watermark=` lines. klog keeps this
 //!   per partition (not Kafka's per-data-dir files) so partitions never share a lock.

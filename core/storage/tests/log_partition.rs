@@ -502,11 +502,7 @@ fn a_clean_restart_rewrites_no_checkpoint_and_keeps_everything() {
     let inodes = || -> Vec<u64> {
         let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
-        files
-            .iter()
-            .filter(|p| !p.extension().is_some_and(|e| e == "log"))
-            .map(|p| p.metadata().unwrap().ino())
-            .collect()
+        files.iter().filter(|p| p.extension().is_none_or(|e| e != "log")).map(|p| p.metadata().unwrap().ino()).collect()
     };
     let before = inodes();
     let log = open(&dir, small_config());
