@@ -54,6 +54,13 @@
 //!
 //! The high watermark is kept apart from the log end offset; a single-replica broker
 //! advances it itself (e.g. to the log end after each append and after open).
+//!
+//! # Followers
+//!
+//! [`PartitionLog::append_as_follower`] stores a leader's batches as they are (offsets,
+//! leader epochs, timestamps), updating the producer state and leader epochs from
+//! them; [`PartitionLog::truncate_to`] durably cuts the log's tail, so a follower can
+//! drop what its leader does not have and fetch it again.
 
 mod checkpoint;
 mod config;
