@@ -4,11 +4,15 @@
 
 mod common;
 
+use std::fs::File;
+use std::io;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use common::*;
-use klog_storage::{FaultyFs, LogConfig, LogError, LogManager, PartitionLog, RealFs, StorageEnv};
+use klog_storage::fs::OpenMode;
+use klog_storage::{FaultyFs, FileSystem, LogConfig, LogError, LogManager, PartitionLog, RealFs, StorageEnv};
 
 fn faulty_env() -> (StorageEnv, Arc<FaultyFs>) {
     let fs = Arc::new(FaultyFs::new(Arc::new(RealFs)));
@@ -151,4 +155,77 @@ fn opening_on_a_full_disk_fails_cleanly_or_works() {
         assert_eq!(values(&log).len(), 20);
         assert_eq!(log.append(batch(1, 1_000, "after"), 0, 0).unwrap().base_offset, 20);
     }
+}
+
+/// A disk whose writes fail after a prefix and whose files then cannot be cut either.
+#[derive(Debug, Default)]
+struct UncuttableDisk {
+    broken: AtomicBool,
+}
+
+impl FileSystem for UncuttableDisk {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        RealFs.create_dir_all(dir)
+    }
+    fn open(&self, path: &Path, mode: OpenMode) -> io::Result<File> {
+        RealFs.open(path, mode)
+    }
+    fn write_all_at(&self, path: &Path, file: &File, buf: &[u8], pos: u64) -> io::Result<()> {
+        if self.broken.load(Ordering::Acquire) {
+            RealFs.write_all_at(path, file, &buf[..buf.len() / 2], pos)?;
+            return Err(io::Error::other("write failed"));
+        }
+        RealFs.write_all_at(path, file, buf, pos)
+    }
+    fn set_len(&self, path: &Path, file: &File, len: u64) -> io::Result<()> {
+        if self.broken.load(Ordering::Acquire) {
+            return Err(io::Error::other("truncate failed"));
+        }
+        RealFs.set_len(path, file, len)
+    }
+    fn allocate(&self, path: &Path, file: &File, len: u64) -> io::Result<()> {
+        RealFs.allocate(path, file, len)
+    }
+    fn sync_data(&self, path: &Path, file: &File) -> io::Result<()> {
+        RealFs.sync_data(path, file)
+    }
+    fn sync_all(&self, path: &Path, file: &File) -> io::Result<()> {
+        RealFs.sync_all(path, file)
+    }
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        RealFs.sync_dir(dir)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        RealFs.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        RealFs.remove_file(path)
+    }
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        RealFs.remove_dir_all(path)
+    }
+    fn modified_ms(&self, path: &Path) -> io::Result<i64> {
+        RealFs.modified_ms(path)
+    }
+}
+
+#[test]
+fn a_torn_write_that_cannot_be_cut_back_poisons_and_recovery_drops_it() {
+    let d = tempfile::tempdir().unwrap();
+    let disk = Arc::new(UncuttableDisk::default());
+    let env = StorageEnv { fs: disk.clone(), ..StorageEnv::real() };
+    let log = PartitionLog::open_in(&env, d.path(), LogConfig::default()).unwrap();
+    log.append(batch(2, 1_000, "a"), 0, 0).unwrap();
+    disk.broken.store(true, Ordering::Release);
+    assert!(matches!(log.append(batch(2, 1_000, "torn"), 0, 0), Err(LogError::Io(_))));
+    assert!(log.is_poisoned());
+    assert!(matches!(log.append(batch(1, 1_000, "b"), 0, 0), Err(LogError::Poisoned)));
+    assert_eq!(values(&log), ["a-0", "a-1"], "readers never see the torn bytes");
+    drop(log);
+
+    disk.broken.store(false, Ordering::Release);
+    let log = PartitionLog::open_in(&env, d.path(), LogConfig::default()).unwrap();
+    assert!(log.recovery_info().bytes_truncated > 0, "recovery cut the torn batch off");
+    assert_eq!(values(&log), ["a-0", "a-1"]);
+    assert_eq!(log.append(batch(1, 1_000, "b"), 0, 0).unwrap().base_offset, 2);
 }
