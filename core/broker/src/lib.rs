@@ -29,7 +29,7 @@ use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
 use klog_protocol::wire::WireResponse;
 use klog_protocol::{api as versions, BoxFuture, Clock, Service, SystemClock};
-use klog_storage::LogConfig;
+use klog_storage::{FileSystem, LogConfig, RealFs, StorageEnv};
 use metadata::MetadataStore;
 use topics::TopicRegistry;
 
@@ -66,6 +66,8 @@ pub struct BrokerConfig {
     pub maintenance_interval: Duration,
     /// The wall clock (timestamps, retention, group expiry).
     pub clock: Arc<dyn Clock>,
+    /// The file system the logs write through (a `FaultyFs` in tests).
+    pub fs: Arc<dyn FileSystem>,
 }
 
 impl BrokerConfig {
@@ -81,7 +83,13 @@ impl BrokerConfig {
             group: GroupConfig::default(),
             maintenance_interval: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
+            fs: Arc::new(RealFs),
         }
+    }
+
+    /// The seams the logs reach the disk and the clock through.
+    pub fn storage_env(&self) -> StorageEnv {
+        StorageEnv { fs: self.fs.clone(), clock: self.clock.clone() }
     }
 }
 
@@ -113,8 +121,13 @@ impl Broker {
         let metadata = Arc::new(MetadataStore::open(&config.data_dir, config.node_id)?);
         check_owner(&metadata, config.node_id, &config.data_dir)?;
         register(&metadata, config.node_id, &config.advertised)?;
-        let registry =
-            Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone(), metadata.clone())?);
+        let registry = Arc::new(TopicRegistry::open(
+            &config.storage_env(),
+            &config.data_dir,
+            config.node_id,
+            config.log.clone(),
+            metadata.clone(),
+        )?);
         let offsets_log = registry
             .logs()
             .create(OFFSETS_TOPIC, 0, offsets_log_config())

@@ -1,7 +1,9 @@
 //! One simulated broker node: a real broker over a temporary directory that can
 //! be stopped and started again on the same data (a restart), reached through
-//! [`SimConnector`], an in-process wire that handles each request at once.
+//! [`SimConnector`], an in-process wire that handles each request at once. Its logs
+//! write through a [`FaultyFs`], the node's disk, whose failpoints the faults set.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use kafka_protocol::messages::{RequestKind, ResponseKind};
 use klog_broker::{Broker, BrokerConfig};
 use klog_client::{Connector, Transport};
 use klog_protocol::{BoxFuture, Error, ErrorKind, RequestContext, Result, Service};
+use klog_storage::{FaultyFs, RealFs};
 use parking_lot::Mutex;
 
 use crate::block_on::block_on;
@@ -17,6 +20,7 @@ use crate::block_on::block_on;
 /// A broker that can be restarted on its own data directory.
 pub struct SimNode {
     config: BrokerConfig,
+    disk: Arc<FaultyFs>,
     broker: Mutex<Option<Arc<Broker>>>,
     /// Incremented by every stop: connections to an earlier run are closed.
     generation: AtomicU64,
@@ -28,13 +32,16 @@ impl SimNode {
     /// Must be called inside the simulation's runtime.
     pub fn start(tweak: impl FnOnce(&mut BrokerConfig)) -> Result<Arc<SimNode>> {
         let dir = tempfile::Builder::new().prefix("klog-sim-").tempdir_in(data_root())?;
+        let disk = Arc::new(FaultyFs::new(Arc::new(RealFs)));
         let mut config = BrokerConfig::new(dir.path());
+        config.fs = disk.clone();
         config.group.initial_rebalance_delay_ms = 0;
         // Background maintenance runs on real threads at simulated intervals: keep it out.
         config.maintenance_interval = Duration::from_secs(365 * 24 * 3600);
         tweak(&mut config);
         let broker = Broker::open(config.clone())?;
-        Ok(Arc::new(SimNode { config, broker: Mutex::new(Some(broker)), generation: AtomicU64::new(0), _dir: dir }))
+        let node = SimNode { config, disk, broker: Mutex::new(Some(broker)), generation: AtomicU64::new(0), _dir: dir };
+        Ok(Arc::new(node))
     }
 
     /// The running broker, if it is up.
@@ -61,11 +68,15 @@ impl SimNode {
         Ok(())
     }
 
-    /// Makes the next fsync of `topic`-`partition` fail; false if there is no such log.
-    pub fn inject_fsync_failure(&self, topic: &str, partition: i32) -> bool {
-        let Some(broker) = self.broker() else { return false };
-        let Some(topic) = broker.topics().get(topic) else { return false };
-        topic.partition(partition).map(|log| log.inject_fsync_failure()).is_some()
+    /// The node's disk: set failpoints on it to fail fsyncs, cut writes short or
+    /// run out of space.
+    pub fn disk(&self) -> &FaultyFs {
+        &self.disk
+    }
+
+    /// The directory of `topic`-`partition`'s log (to aim a failpoint at).
+    pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
+        self.config.data_dir.join(format!("{topic}-{partition}"))
     }
 
     /// Handles `request` to completion if the broker is still the run `generation`

@@ -40,11 +40,21 @@ pub enum Scenario {
     Restarts,
     /// `flush.messages=1` and failing fsyncs, each healed by a later restart.
     FsyncFailures,
+    /// The disk fills now and then and frees again, without a restart.
+    DiskFull,
+    /// Writes to a partition cut short now and then, and restarts.
+    ShortWrites,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 3] = [Scenario::LostResponses, Scenario::Restarts, Scenario::FsyncFailures];
+    pub const ALL: [Scenario; 5] = [
+        Scenario::LostResponses,
+        Scenario::Restarts,
+        Scenario::FsyncFailures,
+        Scenario::DiskFull,
+        Scenario::ShortWrites,
+    ];
 
     /// The test that runs this scenario (to replay a seed with).
     pub fn test_name(self) -> &'static str {
@@ -52,6 +62,8 @@ impl Scenario {
             Scenario::LostResponses => "lost_responses",
             Scenario::Restarts => "restarts",
             Scenario::FsyncFailures => "fsync_failures",
+            Scenario::DiskFull => "disk_full",
+            Scenario::ShortWrites => "short_writes",
         }
     }
 
@@ -149,16 +161,17 @@ async fn drive(
         Arc::new(FaultyConnector::new(wire.clone(), faults.clone())),
     );
     let reader = Reader::start(client.clone(), TOPIC, workload.partitions);
+    let (node2, rng2, trace2, topic) = (node.clone(), rng.clone(), trace.clone(), TOPIC.to_string());
     let chaos = match scenario {
         Scenario::LostResponses => None,
-        Scenario::Restarts => Some(tokio::spawn(chaos::restarts(node.clone(), rng.clone(), trace.clone()))),
-        Scenario::FsyncFailures => Some(tokio::spawn(chaos::fsync_failures(
-            node.clone(),
-            rng.clone(),
-            trace.clone(),
-            TOPIC.to_string(),
-            workload.partitions,
-        ))),
+        Scenario::Restarts => Some(tokio::spawn(chaos::restarts(node2, rng2, trace2))),
+        Scenario::FsyncFailures => {
+            Some(tokio::spawn(chaos::fsync_failures(node2, rng2, trace2, topic, workload.partitions)))
+        }
+        Scenario::DiskFull => Some(tokio::spawn(chaos::disk_full(node2, rng2, trace2))),
+        Scenario::ShortWrites => {
+            Some(tokio::spawn(chaos::short_writes(node2, rng2, trace2, topic, workload.partitions)))
+        }
     };
     let result = workload.run(client, history.clone(), rng.clone()).await;
     if let Some(chaos) = chaos {
@@ -166,6 +179,11 @@ async fn drive(
         let _ = chaos.await;
     }
     faults.set_enabled(false);
+    node.disk().clear();
+    if scenario == Scenario::DiskFull {
+        // The broker ran throughout: once the disk has room, every partition takes writes.
+        refusing_writes(&node, workload.partitions)?;
+    }
     node.resume()?;
     result?;
     let cluster = Cluster::connect(ClientConfig::with_connector(vec!["sim:9092".into()], wire)).await?;
@@ -173,6 +191,18 @@ async fn drive(
     let end = log.iter().map(|(&p, stored)| (p, stored.last().map_or(0, |(offset, _)| offset + 1))).collect();
     let consumed = reader.finish(end, CONSUMER_LIMIT).await;
     Ok((log, consumed))
+}
+
+/// Fails when a partition of the topic refuses writes (is poisoned) on the running node.
+fn refusing_writes(node: &SimNode, partitions: i32) -> Result<()> {
+    let broker = node.broker().ok_or_else(|| Error::internal("the node is down"))?;
+    let topic = broker.topics().get(TOPIC).ok_or_else(|| Error::internal("the topic is gone"))?;
+    for p in 0..partitions {
+        if topic.partition(p).is_some_and(|log| log.is_poisoned()) {
+            return Err(Error::internal(format!("partition {p} still refuses writes after the disk freed")));
+        }
+    }
+    Ok(())
 }
 
 /// Adds every record's outcome and the log read back to the trace.

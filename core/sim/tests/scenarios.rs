@@ -2,12 +2,12 @@
 //! `KLOG_SIM_SEEDS=5000` runs more seeds, `KLOG_SIM_SEED=n` replays one.
 
 use klog_sim::seeds::{run_seeds, seeds};
-use klog_sim::{run, Scenario};
+use klog_sim::{run, Report, Scenario};
 
 /// Seeds per scenario in a plain `cargo test`.
 const BOUNDED: u64 = 100;
 
-fn run_scenario(scenario: Scenario) {
+fn run_scenario(scenario: Scenario) -> Vec<Report> {
     let seeds = seeds(BOUNDED);
     let reports = run_seeds(scenario, &seeds);
     let failed: Vec<u64> = reports.iter().filter(|r| !r.violations.is_empty()).map(|r| r.seed).collect();
@@ -15,6 +15,7 @@ fn run_scenario(scenario: Scenario) {
     // A single run may see every record refused (a failed fsync early on); all of them may not.
     let acked: usize = reports.iter().map(|r| r.summary.acked).sum();
     assert!(acked > 0, "{scenario}: no record acknowledged in {} runs: it tested nothing", seeds.len());
+    reports
 }
 
 #[test]
@@ -30,6 +31,18 @@ fn restarts() {
 #[test]
 fn fsync_failures() {
     run_scenario(Scenario::FsyncFailures);
+}
+
+#[test]
+fn disk_full() {
+    let reports = run_scenario(Scenario::DiskFull);
+    // The disk filled (appends were refused) and the broker took appends again.
+    assert!(reports.iter().any(|r| r.summary.failed > 0 && r.summary.acked > 0), "the disk never filled mid-run");
+}
+
+#[test]
+fn short_writes() {
+    run_scenario(Scenario::ShortWrites);
 }
 
 #[test]

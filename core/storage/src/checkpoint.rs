@@ -2,9 +2,11 @@
 //! (write `<name>.tmp`, fsync, rename, fsync the directory). Several files of one
 //! directory can share the directory fsync: [`stage`] each, then [`commit`] them together.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::fs::{FileSystem, OpenMode};
 
 /// Name of the per-partition checkpoint (recovery point, log start, high watermark).
 pub(crate) const PARTITION_CHECKPOINT: &str = "partition.checkpoint";
@@ -12,11 +14,6 @@ pub(crate) const PARTITION_CHECKPOINT: &str = "partition.checkpoint";
 pub(crate) const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
 
 const PARTITION_HEADER: &str = "klog-partition-checkpoint 1";
-
-/// Fsyncs a directory so renames and new files in it are durable.
-pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
 
 /// A file written under a temporary name and fsynced, waiting to be renamed into place.
 #[must_use = "a staged file is only visible once committed"]
@@ -26,11 +23,11 @@ pub(crate) struct Staged {
 }
 
 /// Writes `contents` to `dir/<name>.tmp` and fsyncs it; [`commit`] renames it.
-pub(crate) fn stage(dir: &Path, name: &str, contents: &[u8]) -> io::Result<Staged> {
+pub(crate) fn stage(fs: &dyn FileSystem, dir: &Path, name: &str, contents: &[u8]) -> io::Result<Staged> {
     let tmp = dir.join(format!("{name}.tmp"));
-    let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
-    f.write_all(contents)?;
-    f.sync_all()?;
+    let f = fs.open(&tmp, OpenMode::Replace)?;
+    fs.write_all_at(&tmp, &f, contents, 0)?;
+    fs.sync_all(&tmp, &f)?;
     Ok(Staged { tmp, target: dir.join(name) })
 }
 
@@ -40,14 +37,14 @@ pub(crate) fn stage(dir: &Path, name: &str, contents: &[u8]) -> io::Result<Stage
 /// Each staged file is durable before its rename, so after a crash every name holds
 /// either its old or its new contents; callers stage the file that claims the most
 /// (the partition checkpoint) last.
-pub(crate) fn commit(dir: &Path, staged: Vec<Staged>) -> io::Result<()> {
+pub(crate) fn commit(fs: &dyn FileSystem, dir: &Path, staged: Vec<Staged>) -> io::Result<()> {
     if staged.is_empty() {
         return Ok(());
     }
     for s in staged {
-        fs::rename(&s.tmp, &s.target)?;
+        fs.rename(&s.tmp, &s.target)?;
     }
-    sync_dir(dir)
+    fs.sync_dir(dir)
 }
 
 /// What the partition checkpoint records.
@@ -61,12 +58,12 @@ pub(crate) struct PartitionCheckpoint {
 
 impl PartitionCheckpoint {
     /// Stages the checkpoint file (see [`commit`]).
-    pub(crate) fn stage(&self, dir: &Path) -> io::Result<Staged> {
+    pub(crate) fn stage(&self, fs: &dyn FileSystem, dir: &Path) -> io::Result<Staged> {
         let text = format!(
             "{PARTITION_HEADER}\nrecovery_point={}\nlog_start_offset={}\nhigh_watermark={}\n",
             self.recovery_point, self.log_start_offset, self.high_watermark
         );
-        stage(dir, PARTITION_CHECKPOINT, text.as_bytes())
+        stage(fs, dir, PARTITION_CHECKPOINT, text.as_bytes())
     }
 
     /// Reads the checkpoint; `None` if missing or unreadable (then everything is recovered).
@@ -92,17 +89,17 @@ impl PartitionCheckpoint {
 }
 
 /// Writes `(epoch, start offset)` entries in Kafka's `leader-epoch-checkpoint` format.
-pub(crate) fn write_epochs(dir: &Path, epochs: &[(i32, i64)]) -> io::Result<()> {
-    commit(dir, vec![stage_epochs(dir, epochs)?])
+pub(crate) fn write_epochs(fs: &dyn FileSystem, dir: &Path, epochs: &[(i32, i64)]) -> io::Result<()> {
+    commit(fs, dir, vec![stage_epochs(fs, dir, epochs)?])
 }
 
 /// Stages the leader epoch checkpoint (see [`commit`]).
-pub(crate) fn stage_epochs(dir: &Path, epochs: &[(i32, i64)]) -> io::Result<Staged> {
+pub(crate) fn stage_epochs(fs: &dyn FileSystem, dir: &Path, epochs: &[(i32, i64)]) -> io::Result<Staged> {
     let mut text = format!("0\n{}\n", epochs.len());
     for (e, o) in epochs {
         text.push_str(&format!("{e} {o}\n"));
     }
-    stage(dir, LEADER_EPOCH_CHECKPOINT, text.as_bytes())
+    stage(fs, dir, LEADER_EPOCH_CHECKPOINT, text.as_bytes())
 }
 
 /// Reads the leader epoch checkpoint; empty if missing or malformed.

@@ -52,6 +52,15 @@ pub enum LogError {
         /// Current epoch.
         current: i16,
     },
+    /// Replicated batches do not continue the log: the first must start at the log
+    /// end and offsets must increase.
+    #[error("replicated batch at offset {got} where offset {expected} was expected")]
+    UnexpectedOffset {
+        /// The offset the log expected.
+        expected: i64,
+        /// The batch's base offset.
+        got: i64,
+    },
     /// A config key or value that is not accepted.
     #[error("invalid config: {0}")]
     InvalidConfig(String),

@@ -11,20 +11,38 @@
 //! Files are preallocated (zero-filled) while the segment is active and trimmed to
 //! their used size when it is sealed. Unused space is all zeros and every real entry
 //! is non-zero, so the used prefix of an untrimmed file is found by binary search.
+//!
+//! Preallocation reserves the blocks ([`FileSystem::allocate`]) before they are
+//! mapped, so a write through the mapping can never fault on a full disk: a disk
+//! without room fails the reservation with a plain error instead. A writable file
+//! starts with [`FIRST_RESERVATION`] bytes and doubles as entries are added, up to
+//! `segment.index.bytes`; an entry that finds no room is skipped (the index is
+//! sparse: lookups scan from an earlier entry).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use memmap2::MmapMut;
 
+use crate::fs::{FileSystem, OpenMode};
+
+/// Bytes reserved when an index file becomes writable.
+const FIRST_RESERVATION: usize = 64 * 1024;
+
 /// A file of fixed-size entries, memory-mapped.
 pub(crate) struct MmapIndex {
+    fs: Arc<dyn FileSystem>,
+    path: PathBuf,
     file: File,
     mmap: Option<MmapMut>,
     entry_size: usize,
     entries: usize,
+    /// Entries the mapping holds.
     max_entries: usize,
+    /// Entries the file may grow to (the mapped ones unless writable).
+    limit: usize,
     /// Entries known to be on disk; `None` when unknown.
     durable: Option<usize>,
     /// Entries were dropped since opening, so the file may differ from what is on disk.
@@ -32,20 +50,35 @@ pub(crate) struct MmapIndex {
 }
 
 impl MmapIndex {
-    /// Opens or creates the file. When `prealloc_bytes` is given and the file is
-    /// shorter, it is extended (with zeros) to that size. Starts with no entries:
-    /// call one of the loaders.
-    pub(crate) fn open(path: &Path, entry_size: usize, prealloc_bytes: Option<usize>) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)?;
-        let mut idx = MmapIndex { file, mmap: None, entry_size, entries: 0, max_entries: 0, durable: None, cut: false };
-        let len = idx.file.metadata()?.len() as usize;
+    /// Opens or creates the file; with `prealloc_bytes` it is writable (see
+    /// [`make_writable`](Self::make_writable)). Starts with no entries: call one of
+    /// the loaders.
+    pub(crate) fn open(
+        fs: &Arc<dyn FileSystem>,
+        path: &Path,
+        entry_size: usize,
+        prealloc_bytes: Option<usize>,
+    ) -> io::Result<Self> {
+        let file = fs.open(path, OpenMode::Create)?;
+        let mut idx = MmapIndex {
+            fs: fs.clone(),
+            path: path.to_path_buf(),
+            file,
+            mmap: None,
+            entry_size,
+            entries: 0,
+            max_entries: 0,
+            limit: 0,
+            durable: None,
+            cut: false,
+        };
         match prealloc_bytes {
-            Some(p) if p > len => {
-                idx.file.set_len((p - p % entry_size) as u64)?;
+            Some(p) => idx.make_writable(p)?,
+            None => {
+                idx.remap()?;
+                idx.limit = idx.max_entries;
             }
-            _ => {}
         }
-        idx.remap()?;
         Ok(idx)
     }
 
@@ -69,12 +102,12 @@ impl MmapIndex {
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.entries >= self.max_entries
+        self.entries >= self.limit
     }
 
-    /// Room for entries, in entries (the mapped size).
+    /// Room for entries, in entries (what the file may grow to).
     pub(crate) fn capacity(&self) -> usize {
-        self.max_entries
+        self.limit
     }
 
     pub(crate) fn entry(&self, i: usize) -> &[u8] {
@@ -103,11 +136,19 @@ impl MmapIndex {
         self.entries = n.min(self.max_entries);
     }
 
-    /// Appends one entry; false when there is no room.
+    /// Appends one entry; false when there is no room (the file is at its limit, or
+    /// growing it failed).
     pub(crate) fn push(&mut self, bytes: &[u8]) -> bool {
         debug_assert_eq!(bytes.len(), self.entry_size);
         if self.is_full() {
             return false;
+        }
+        if self.entries >= self.max_entries {
+            let grown = (self.max_entries * 2).max(FIRST_RESERVATION / self.entry_size).min(self.limit);
+            if let Err(e) = self.reserve(grown * self.entry_size) {
+                tracing::debug!(path = %self.path.display(), error = %e, "index entry skipped: no room to grow");
+                return false;
+            }
         }
         let at = self.entries * self.entry_size;
         match &mut self.mmap {
@@ -140,7 +181,7 @@ impl MmapIndex {
         if let Some(m) = &self.mmap {
             m.flush()?;
         }
-        self.file.sync_all()?;
+        self.fs.sync_all(&self.path, &self.file)?;
         self.durable = Some(self.entries);
         Ok(())
     }
@@ -171,17 +212,30 @@ impl MmapIndex {
         // Unmapping keeps written pages in the page cache; the mapping must not
         // outlive the shorter file.
         self.mmap = None;
-        self.file.set_len(want)?;
-        self.remap()
+        self.fs.set_len(&self.path, &self.file, want)?;
+        self.remap()?;
+        self.limit = self.max_entries;
+        Ok(())
     }
 
-    /// Grows the file again to `prealloc_bytes` so entries can be appended.
+    /// Lets the file grow (again) to `prealloc_bytes` so entries can be appended, and
+    /// reserves its first [`FIRST_RESERVATION`] bytes (or what it has already).
     pub(crate) fn make_writable(&mut self, prealloc_bytes: usize) -> io::Result<()> {
         let len = self.file.metadata()?.len() as usize;
-        let want = prealloc_bytes - prealloc_bytes % self.entry_size;
-        if want > len {
-            self.mmap = None;
-            self.file.set_len(want as u64)?;
+        let limit = (prealloc_bytes / self.entry_size).max(len / self.entry_size);
+        let first = (FIRST_RESERVATION / self.entry_size).min(limit) * self.entry_size;
+        self.reserve(first.max(len - len % self.entry_size))?;
+        self.limit = limit;
+        Ok(())
+    }
+
+    /// Reserves the first `bytes` of the file (extending it) and maps them. On
+    /// failure the mapping is as it was.
+    fn reserve(&mut self, bytes: usize) -> io::Result<()> {
+        if bytes > 0 {
+            self.fs.allocate(&self.path, &self.file, bytes as u64)?;
+        }
+        if bytes > self.max_entries * self.entry_size || self.mmap.is_none() {
             self.remap()?;
         }
         Ok(())
@@ -194,8 +248,8 @@ pub(crate) struct OffsetIndex(pub(crate) MmapIndex);
 impl OffsetIndex {
     pub(crate) const ENTRY: usize = 8;
 
-    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
-        Ok(OffsetIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    pub(crate) fn open(fs: &Arc<dyn FileSystem>, path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(OffsetIndex(MmapIndex::open(fs, path, Self::ENTRY, prealloc)?))
     }
 
     pub(crate) fn get(&self, i: usize) -> (u32, u32) {
@@ -291,8 +345,8 @@ pub(crate) struct TimeIndex(pub(crate) MmapIndex);
 impl TimeIndex {
     pub(crate) const ENTRY: usize = 12;
 
-    pub(crate) fn open(path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
-        Ok(TimeIndex(MmapIndex::open(path, Self::ENTRY, prealloc)?))
+    pub(crate) fn open(fs: &Arc<dyn FileSystem>, path: &Path, prealloc: Option<usize>) -> io::Result<Self> {
+        Ok(TimeIndex(MmapIndex::open(fs, path, Self::ENTRY, prealloc)?))
     }
 
     pub(crate) fn get(&self, i: usize) -> (i64, u32) {
@@ -365,5 +419,46 @@ impl TimeIndex {
             }
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::{FaultyFs, RealFs};
+
+    #[test]
+    fn writable_index_reserves_as_it_fills_and_skips_entries_without_room() {
+        let dir = tempfile::tempdir().unwrap();
+        let faulty = Arc::new(FaultyFs::new(Arc::new(RealFs)));
+        let fs: Arc<dyn FileSystem> = faulty.clone();
+        let path = dir.path().join("0.index");
+        let mut idx = OffsetIndex::open(&fs, &path, Some(1 << 20)).unwrap();
+        let file_len = || std::fs::metadata(&path).unwrap().len() as usize;
+        assert_eq!(file_len(), FIRST_RESERVATION);
+        let first = FIRST_RESERVATION / OffsetIndex::ENTRY;
+        for i in 1..=first as u32 {
+            assert!(idx.push(i, i * 10));
+        }
+        assert_eq!(file_len(), FIRST_RESERVATION);
+
+        faulty.set_disk_full(true);
+        assert!(!idx.push(first as u32 + 1, 1), "no room to grow: the entry is skipped");
+        assert!(!idx.0.is_full(), "a skipped entry does not make the index full");
+        faulty.set_disk_full(false);
+        assert!(idx.push(first as u32 + 1, (first as u32 + 1) * 10));
+        assert_eq!(file_len(), 2 * FIRST_RESERVATION);
+        assert_eq!(idx.0.len(), first + 1);
+        assert_eq!(idx.floor_position(first as u32 + 5), (first as u64 + 1) * 10);
+
+        while idx.push(idx.0.len() as u32 + 1, (idx.0.len() as u32 + 1) * 10) {}
+        assert!(idx.0.is_full());
+        assert_eq!(idx.0.len(), (1 << 20) / OffsetIndex::ENTRY);
+        assert_eq!(file_len(), 1 << 20);
+        idx.0.trim().unwrap();
+        assert_eq!(file_len(), 1 << 20);
+        let mut reopened = OffsetIndex::open(&fs, &path, None).unwrap();
+        assert!(reopened.load(u32::MAX, u64::MAX, true));
+        assert_eq!(reopened.0.len(), (1 << 20) / OffsetIndex::ENTRY);
     }
 }

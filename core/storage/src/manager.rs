@@ -3,11 +3,12 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::fs::{FileSystem, StorageEnv};
 use super::{checkpoint, parallel, LogConfig, LogError, PartitionLog};
 
 /// Suffix of a partition directory being deleted (removed again on open if a crash
@@ -20,10 +21,10 @@ pub const CLEAN_SHUTDOWN_MARKER: &str = ".klog-clean-shutdown";
 
 /// Removes the clean-shutdown marker; true if it was there. The removal is made durable
 /// before any partition changes, so a crash later is never mistaken for a clean stop.
-fn take_clean_marker(dir: &Path) -> Result<bool, LogError> {
-    match fs::remove_file(dir.join(CLEAN_SHUTDOWN_MARKER)) {
+fn take_clean_marker(fs: &dyn FileSystem, dir: &Path) -> Result<bool, LogError> {
+    match fs.remove_file(&dir.join(CLEAN_SHUTDOWN_MARKER)) {
         Ok(()) => {
-            checkpoint::sync_dir(dir)?;
+            fs.sync_dir(dir)?;
             Ok(true)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
@@ -33,7 +34,7 @@ fn take_clean_marker(dir: &Path) -> Result<bool, LogError> {
 
 /// The partition directories under `dir` (sorted), removing leftovers of interrupted
 /// deletions.
-fn partition_dirs(dir: &Path) -> Result<Vec<(PartitionKey, PathBuf)>, LogError> {
+fn partition_dirs(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<(PartitionKey, PathBuf)>, LogError> {
     let mut entries: Vec<_> = fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     let mut found = Vec::new();
@@ -44,7 +45,7 @@ fn partition_dirs(dir: &Path) -> Result<Vec<(PartitionKey, PathBuf)>, LogError> 
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(DELETE_SUFFIX) && parse_partition_dir(name).is_none() {
-            let _ = fs::remove_dir_all(entry.path());
+            let _ = fs.remove_dir_all(&entry.path());
             continue;
         }
         if let Some(key) = parse_partition_dir(name) {
@@ -60,6 +61,9 @@ type PartitionKey = (String, i32);
 /// Owns the partition logs of one data directory (`<dir>/<topic>-<partition>/`).
 pub struct LogManager {
     dir: PathBuf,
+    env: StorageEnv,
+    /// Makes the names of directories being deleted unique.
+    deletions: AtomicU64,
     logs: RwLock<HashMap<PartitionKey, Arc<PartitionLog>>>,
     /// Set by [`LogManager::close`]: no partition may be created afterwards.
     closed: AtomicBool,
@@ -79,15 +83,23 @@ pub fn parse_partition_dir(name: &str) -> Option<(String, i32)> {
 }
 
 impl LogManager {
-    /// Opens every partition directory found under `dir`, with `config_for(topic)`.
+    /// Opens every partition directory found under `dir`, with `config_for(topic)`,
+    /// on the real disk and clock.
+    pub fn open(dir: &Path, config_for: &dyn Fn(&str) -> LogConfig) -> Result<Self, LogError> {
+        Self::open_in(&StorageEnv::real(), dir, config_for)
+    }
+
+    /// [`open`](Self::open) through `env`'s file system and clock; every log opened or
+    /// created by the manager uses them too.
     ///
     /// Partitions are opened in parallel. After a clean [`close`](Self::close) nothing
     /// is synced but the removal of the clean-shutdown marker (one directory fsync).
     /// Other files and directories (the broker's metadata, say) are left alone.
-    pub fn open(dir: &Path, config_for: &dyn Fn(&str) -> LogConfig) -> Result<Self, LogError> {
-        fs::create_dir_all(dir)?;
-        let clean = take_clean_marker(dir)?;
-        let found: Vec<_> = partition_dirs(dir)?
+    pub fn open_in(env: &StorageEnv, dir: &Path, config_for: &dyn Fn(&str) -> LogConfig) -> Result<Self, LogError> {
+        let fs = &*env.fs;
+        fs.create_dir_all(dir)?;
+        let clean = take_clean_marker(fs, dir)?;
+        let found: Vec<_> = partition_dirs(fs, dir)?
             .into_iter()
             .map(|(key, path)| {
                 let config = config_for(&key.0);
@@ -95,13 +107,19 @@ impl LogManager {
             })
             .collect();
         let opened = parallel::map(&found, parallel::IO_THREADS, |(_, path, config)| {
-            PartitionLog::open_with(path, config.clone(), clean)
+            PartitionLog::open_with(env, path, config.clone(), clean)
         });
         let mut logs = HashMap::with_capacity(found.len());
         for ((key, _, _), log) in found.into_iter().zip(opened) {
             logs.insert(key, Arc::new(log?));
         }
-        Ok(LogManager { dir: dir.to_path_buf(), logs: RwLock::new(logs), closed: AtomicBool::new(false) })
+        Ok(LogManager {
+            dir: dir.to_path_buf(),
+            env: env.clone(),
+            deletions: AtomicU64::new(0),
+            logs: RwLock::new(logs),
+            closed: AtomicBool::new(false),
+        })
     }
 
     /// The data directory.
@@ -139,8 +157,8 @@ impl LogManager {
             return Err(LogError::Io(std::io::Error::other("the log manager is closed")));
         }
         let path = self.dir.join(&name);
-        let log = Arc::new(PartitionLog::open(&path, config)?);
-        checkpoint::sync_dir(&self.dir)?;
+        let log = Arc::new(PartitionLog::open_in(&self.env, &path, config)?);
+        self.env.fs.sync_dir(&self.dir)?;
         logs.insert(key, log.clone());
         Ok(log)
     }
@@ -158,15 +176,15 @@ impl LogManager {
                 tracing::warn!(topic = %t, partition = p, error = %e, "close before delete failed");
             }
             let path = log.dir().to_path_buf();
-            let nanos =
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-            let doomed = self.dir.join(format!("{t}-{p}.{nanos}{DELETE_SUFFIX}"));
-            let res = fs::rename(&path, &doomed).and_then(|_| fs::remove_dir_all(&doomed));
+            let unique = format!("{}-{}", self.env.now_ms(), self.deletions.fetch_add(1, Ordering::Relaxed));
+            let doomed = self.dir.join(format!("{t}-{p}.{unique}{DELETE_SUFFIX}"));
+            let fs = &self.env.fs;
+            let res = fs.rename(&path, &doomed).and_then(|_| fs.remove_dir_all(&doomed));
             if let Err(e) = res {
                 first_err.get_or_insert(LogError::Io(e));
             }
         }
-        let _ = checkpoint::sync_dir(&self.dir);
+        let _ = self.env.fs.sync_dir(&self.dir);
         first_err.map_or(Ok(()), Err)
     }
 
@@ -187,7 +205,8 @@ impl LogManager {
             logs.values().cloned().collect::<Vec<_>>()
         };
         for_each_log(&logs, "log close failed", |log| log.close())?;
-        checkpoint::commit(&self.dir, vec![checkpoint::stage(&self.dir, CLEAN_SHUTDOWN_MARKER, b"")?])?;
+        let fs = &*self.env.fs;
+        checkpoint::commit(fs, &self.dir, vec![checkpoint::stage(fs, &self.dir, CLEAN_SHUTDOWN_MARKER, b"")?])?;
         Ok(())
     }
 }
@@ -222,5 +241,6 @@ mod tests {
         assert_eq!(parse_partition_dir("-1"), None);
         assert_eq!(parse_partition_dir("x-+1"), None);
         assert_eq!(parse_partition_dir("x-0.123.delete"), None);
+        assert_eq!(parse_partition_dir("x-0.123-4.delete"), None);
     }
 }

@@ -1,7 +1,5 @@
 //! One partition's log.
 
-use std::collections::HashMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
@@ -10,14 +8,17 @@ use bytes::Bytes;
 use klog_protocol::wire::FileSlice;
 use parking_lot::{Mutex, RwLock};
 
+mod append;
 mod close;
 mod open;
+mod truncate;
 
 use super::checkpoint::{self, PartitionCheckpoint};
-use super::producer::{self, Check, ProducerEntry, ProducerState};
+use super::fs::StorageEnv;
+use super::producer::ProducerState;
 use super::segment::{ScanStop, Segment, Step};
 use super::{LogConfig, LogError, TimestampType};
-use klog_protocol::record::{self, BatchHeader, BatchIter};
+use klog_protocol::record::{self, BatchHeader};
 
 /// Outcome of an append.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +115,7 @@ struct AppendState {
 /// without blocking appends, and concurrent flushers share one fsync (group commit).
 pub struct PartitionLog {
     dir: PathBuf,
+    env: StorageEnv,
     config: RwLock<LogConfig>,
     append: Mutex<AppendState>,
     segments: RwLock<Arc<Vec<Arc<Segment>>>>,
@@ -127,7 +129,6 @@ pub struct PartitionLog {
     last_flush_ms: AtomicI64,
     poisoned: AtomicBool,
     closed: AtomicBool,
-    fail_next_fsync: AtomicBool,
     last_checkpoint: Mutex<Option<PartitionCheckpoint>>,
     recovery: RecoveryInfo,
 }
@@ -175,31 +176,6 @@ impl EpochCache {
     }
 }
 
-fn now_wall_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// Decompressed records may be this many times `max.message.bytes` (producers
-/// cap batches by their compressed size; no real payload compresses further).
-const MAX_INFLATION: usize = 32;
-
-/// Kafka's checks of a batch from a producer: the header ([`BatchHeader::validate_produced`]),
-/// the producer fields, and every record ([`record::validate_records`]).
-fn check_produced(batch: &[u8], header: &BatchHeader, config: &LogConfig) -> Result<(), LogError> {
-    BatchHeader::validate_produced(batch)?;
-    if header.is_transactional() {
-        return Err(LogError::InvalidTxnState);
-    }
-    if header.producer_id >= 0 && header.producer_epoch < 0 {
-        return Err(LogError::InvalidRecord(format!(
-            "producer {} with negative epoch {}",
-            header.producer_id, header.producer_epoch
-        )));
-    }
-    record::validate_records(batch, header, config.max_message_bytes.saturating_mul(MAX_INFLATION))?;
-    Ok(())
-}
-
 fn corrupt(msg: impl Into<String>) -> LogError {
     LogError::CorruptBatch(msg.into())
 }
@@ -223,175 +199,19 @@ impl PartitionLog {
         Ok(())
     }
 
+    /// Marks the partition read-only until reopened after an error that leaves its
+    /// durability unknown (a failed fsync) or its files uncertain (a failed cut-back).
     fn poison<T>(&self, e: std::io::Error) -> Result<T, LogError> {
-        tracing::error!(dir = %self.dir.display(), error = %e, "fsync failed; partition is read-only until reopened");
+        tracing::error!(dir = %self.dir.display(), error = %e, "disk error; partition is read-only until reopened");
         self.poisoned.store(true, Ordering::Release);
         Err(LogError::Io(e))
     }
 
     fn sync_segment(&self, seg: &Segment) -> Result<(), LogError> {
-        if self.fail_next_fsync.swap(false, Ordering::AcqRel) {
-            return self.poison(std::io::Error::other("injected fsync failure"));
-        }
         match seg.sync() {
             Ok(()) => Ok(()),
             Err(e) => self.poison(e),
         }
-    }
-
-    /// Validates and appends one or more RecordBatch v2 (as received from a producer),
-    /// assigning offsets and stamping `leader_epoch`. Fsyncs before returning when the
-    /// flush policy asks for it (group commit across concurrent callers).
-    pub fn append(&self, batches: Bytes, leader_epoch: i32, now_ms: i64) -> Result<AppendInfo, LogError> {
-        self.check_writable()?;
-        let config = self.config.read().clone();
-        let mut data = batches.to_vec();
-        let mut metas: Vec<(usize, BatchHeader)> = Vec::new();
-        {
-            let mut it = BatchIter::new(&data);
-            let mut pos = 0usize;
-            for (h, b) in it.by_ref() {
-                if b.len() > config.max_message_bytes {
-                    return Err(LogError::MessageTooLarge { size: b.len(), max: config.max_message_bytes });
-                }
-                check_produced(b, &h, &config)?;
-                metas.push((pos, h));
-                pos += b.len();
-            }
-            if !it.is_clean() {
-                let rest = it.remainder();
-                if let Ok(h) = BatchHeader::parse(rest) {
-                    if h.total_size() > config.max_message_bytes && h.batch_length >= record::MIN_BATCH_LENGTH {
-                        return Err(LogError::MessageTooLarge { size: h.total_size(), max: config.max_message_bytes });
-                    }
-                }
-                return Err(corrupt(format!(
-                    "incomplete or malformed batch at byte {} of {}",
-                    it.position(),
-                    data.len()
-                )));
-            }
-        }
-        if metas.is_empty() {
-            return Err(corrupt("no record batches"));
-        }
-
-        let mut st = self.append.lock();
-        self.check_writable()?;
-        let first_offset = self.leo.load(Ordering::Acquire);
-        let mut next = first_offset;
-        let mut staged: HashMap<i64, ProducerEntry> = HashMap::new();
-        let append_time = config.timestamp_type == TimestampType::LogAppendTime;
-        let mut max_ts_in = -1i64;
-        for (pos, h) in metas.iter_mut() {
-            if h.producer_id >= 0 {
-                let entry = staged.get(&h.producer_id).or_else(|| st.producers.producers.get(&h.producer_id));
-                if let Check::Duplicate(meta) = ProducerState::check(entry, h)? {
-                    return Ok(AppendInfo {
-                        base_offset: meta.base_offset,
-                        last_offset: meta.last_offset,
-                        log_append_time_ms: -1,
-                        log_start_offset: self.log_start.load(Ordering::Acquire),
-                        duplicate: true,
-                    });
-                }
-            }
-            let buf = &mut data[*pos..];
-            record::set_base_offset(buf, next);
-            record::set_partition_leader_epoch(buf, leader_epoch);
-            if append_time {
-                record::set_log_append_time(buf, now_ms)?;
-            } else {
-                record::set_create_time(buf)?;
-            }
-            *h = BatchHeader::parse(buf)?;
-            if h.producer_id >= 0 {
-                let e = staged.entry(h.producer_id).or_insert_with(|| {
-                    st.producers
-                        .producers
-                        .get(&h.producer_id)
-                        .cloned()
-                        .unwrap_or(ProducerEntry { epoch: h.producer_epoch, batches: Default::default() })
-                });
-                ProducerState::apply(e, h);
-            }
-            max_ts_in = max_ts_in.max(h.max_timestamp);
-            next = h.next_offset();
-        }
-        let last_offset = next - 1;
-
-        // Roll?
-        let segs = self.segments();
-        let mut active = segs[segs.len() - 1].clone();
-        let mut rolled: Option<Arc<Segment>> = None;
-        let size = active.size();
-        if size > 0 {
-            let roll_ts = active.roll_ts.load(Ordering::Relaxed);
-            let age = if roll_ts >= 0 && max_ts_in >= 0 { max_ts_in - roll_ts } else { now_ms - active.opened_ms };
-            let too_big = size.saturating_add(data.len() as u64) > config.segment_bytes.min(u64::from(u32::MAX));
-            let too_old = age > config.segment_ms;
-            let offsets_overflow = last_offset - active.base > i64::from(i32::MAX);
-            if too_big || too_old || offsets_overflow || active.index_full() {
-                let new_seg = match Segment::create(&self.dir, first_offset, config.segment_index_bytes) {
-                    Ok(s) => Arc::new(s),
-                    Err(e) => return Err(e.into()),
-                };
-                if let Err(e) = producer::write_snapshot(&self.dir, first_offset, &st.producers) {
-                    tracing::warn!(error = %e, "could not write producer snapshot");
-                }
-                active.seal()?;
-                checkpoint::sync_dir(&self.dir)?;
-                let mut v = (*segs).clone();
-                v.push(new_seg.clone());
-                *self.segments.write() = Arc::new(v);
-                rolled = Some(active);
-                active = new_seg;
-            }
-        }
-
-        if let Err(e) = active.append(&data, &metas, config.index_interval_bytes as u64) {
-            return self.poison(e);
-        }
-        for (pid, e) in staged {
-            st.producers.producers.insert(pid, e);
-        }
-        {
-            let mut ep = self.epochs.lock();
-            if ep.assign(leader_epoch, first_offset) {
-                if let Err(e) = checkpoint::write_epochs(&self.dir, &ep.entries) {
-                    tracing::warn!(error = %e, "could not write leader epoch checkpoint; will retry");
-                } else {
-                    ep.dirty = false;
-                }
-            }
-        }
-        self.leo.store(next, Ordering::Release);
-        let unflushed = next - self.flushed_to.load(Ordering::Acquire);
-        let need_flush = unflushed > 0 && unflushed as u64 >= config.flush_messages;
-        drop(st);
-
-        if rolled.is_some() {
-            // Everything before the new segment is now on disk: the recovery point moves
-            // to its base, so recovery only ever scans the active segment.
-            let _g = self.flush_lock.lock();
-            let from = self.flushed_to.load(Ordering::Acquire);
-            if from < first_offset {
-                for s in self.segments().iter().filter(|s| s.base < first_offset && s.end_offset() > from) {
-                    self.sync_segment(s)?;
-                }
-                self.flushed_to.fetch_max(first_offset, Ordering::AcqRel);
-            }
-        }
-        if need_flush {
-            self.flush_to(next)?;
-        }
-        Ok(AppendInfo {
-            base_offset: first_offset,
-            last_offset,
-            log_append_time_ms: if append_time { now_ms } else { -1 },
-            log_start_offset: self.log_start.load(Ordering::Acquire),
-            duplicate: false,
-        })
     }
 
     /// Makes everything below `target` durable; concurrent callers share fsyncs.
@@ -415,7 +235,7 @@ impl PartitionLog {
             }
         }
         self.flushed_to.fetch_max(end, Ordering::AcqRel);
-        self.last_flush_ms.store(now_wall_ms(), Ordering::Relaxed);
+        self.last_flush_ms.store(self.env.now_ms(), Ordering::Relaxed);
         Ok(())
     }
 
@@ -541,7 +361,7 @@ impl PartitionLog {
             // Records are streamed (never a whole inflated batch in memory), within
             // the budget a produced batch had to meet.
             let bytes = seg.read_at(p, h.total_size())?;
-            let budget = self.config.read().max_message_bytes.saturating_mul(MAX_INFLATION);
+            let budget = self.config.read().max_message_bytes.saturating_mul(append::MAX_INFLATION);
             let mut hit = None;
             let scanned = record::scan_records(&bytes, &h, budget, |delta, timestamp_delta| {
                 let at = (h.base_offset + delta, h.base_timestamp.wrapping_add(timestamp_delta));
@@ -597,7 +417,8 @@ impl PartitionLog {
         self.config.read().clone()
     }
 
-    /// True after an fsync failure: appends fail with [`LogError::Poisoned`] until reopened.
+    /// True after an fsync failure (or a failed write that could not be cut back):
+    /// appends fail with [`LogError::Poisoned`] until reopened.
     pub fn is_poisoned(&self) -> bool {
         self.poisoned.load(Ordering::Acquire)
     }
@@ -612,13 +433,10 @@ impl PartitionLog {
         self.segments.read().iter().map(|s| s.base).collect()
     }
 
-    /// Test hook: the next fsync fails as if the disk had returned an error.
-    #[doc(hidden)]
-    pub fn inject_fsync_failure(&self) {
-        self.fail_next_fsync.store(true, Ordering::Release);
-    }
-
     /// Moves the high watermark forward (never past the log end).
+    ///
+    /// This belongs to the replica layer (`klog-broker`'s `replica::Partition`), the
+    /// only code that decides what is committed; nothing else may call it.
     pub fn advance_high_watermark(&self, offset: i64) {
         let leo = self.leo.load(Ordering::Acquire);
         self.hw.fetch_max(offset.min(leo), Ordering::AcqRel);
@@ -668,7 +486,7 @@ impl PartitionLog {
         let mut ep = self.epochs.lock();
         ep.truncate_from_start(start);
         if ep.dirty {
-            checkpoint::write_epochs(&self.dir, &ep.entries)?;
+            checkpoint::write_epochs(&*self.env.fs, &self.dir, &ep.entries)?;
             ep.dirty = false;
         }
         Ok(())
@@ -734,12 +552,7 @@ impl PartitionLog {
                 let s = &segs[k];
                 let mut ts = s.max_ts.load(Ordering::Relaxed);
                 if ts < 0 {
-                    ts = fs::metadata(s.path("log"))
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map(|d| d.as_millis() as i64)
-                        .unwrap_or(now_ms);
+                    ts = s.modified_ms().unwrap_or(now_ms);
                 }
                 if now_ms.saturating_sub(ts) > config.retention_ms {
                     k += 1;

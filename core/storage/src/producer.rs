@@ -12,6 +12,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::checkpoint::Staged;
+use crate::fs::FileSystem;
 use crate::LogError;
 use klog_protocol::record::{increment_sequence, BatchHeader};
 
@@ -124,10 +125,15 @@ impl ProducerState {
             .producers
             .entry(h.producer_id)
             .or_insert_with(|| ProducerEntry { epoch: h.producer_epoch, batches: VecDeque::new() });
-        if h.producer_epoch < entry.epoch {
-            return;
+        Self::replay_into(entry, h);
+    }
+
+    /// Replays a stored batch into its producer's entry; a batch of an older epoch
+    /// than the entry's changes nothing.
+    pub(crate) fn replay_into(entry: &mut ProducerEntry, h: &BatchHeader) {
+        if h.producer_epoch >= entry.epoch {
+            Self::apply(entry, h);
         }
-        Self::apply(entry, h);
     }
 
     /// Forgets producers whose last batch is below `log_start` (their data is gone).
@@ -234,9 +240,9 @@ pub(crate) fn list_snapshots(dir: &Path) -> io::Result<Vec<(i64, PathBuf)>> {
 }
 
 /// Writes a snapshot as of `offset` and keeps only the two newest snapshot files.
-pub(crate) fn write_snapshot(dir: &Path, offset: i64, state: &ProducerState) -> io::Result<()> {
-    super::checkpoint::commit(dir, vec![stage_snapshot(dir, offset, state)?])?;
-    prune_snapshots(dir)
+pub(crate) fn write_snapshot(fs: &dyn FileSystem, dir: &Path, offset: i64, state: &ProducerState) -> io::Result<()> {
+    super::checkpoint::commit(fs, dir, vec![stage_snapshot(fs, dir, offset, state)?])?;
+    prune_snapshots(fs, dir)
 }
 
 /// The file of the snapshot as of `offset`.
@@ -249,16 +255,21 @@ fn snapshot_name(offset: i64) -> String {
 }
 
 /// Stages a snapshot as of `offset` (see [`super::checkpoint::commit`]).
-pub(crate) fn stage_snapshot(dir: &Path, offset: i64, state: &ProducerState) -> io::Result<Staged> {
-    super::checkpoint::stage(dir, &snapshot_name(offset), &state.encode(offset))
+pub(crate) fn stage_snapshot(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    offset: i64,
+    state: &ProducerState,
+) -> io::Result<Staged> {
+    super::checkpoint::stage(fs, dir, &snapshot_name(offset), &state.encode(offset))
 }
 
 /// Deletes all but the two newest snapshot files.
-pub(crate) fn prune_snapshots(dir: &Path) -> io::Result<()> {
+pub(crate) fn prune_snapshots(fs: &dyn FileSystem, dir: &Path) -> io::Result<()> {
     let snaps = list_snapshots(dir)?;
     if snaps.len() > 2 {
         for (_, p) in &snaps[..snaps.len() - 2] {
-            let _ = fs::remove_file(p);
+            let _ = fs.remove_file(p);
         }
     }
     Ok(())
@@ -266,12 +277,16 @@ pub(crate) fn prune_snapshots(dir: &Path) -> io::Result<()> {
 
 /// Loads the newest readable snapshot with offset `<= max_offset`, deleting newer ones
 /// (they describe a log tail that no longer exists).
-pub(crate) fn load_snapshot(dir: &Path, max_offset: i64) -> io::Result<Option<(i64, ProducerState)>> {
+pub(crate) fn load_snapshot(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    max_offset: i64,
+) -> io::Result<Option<(i64, ProducerState)>> {
     let snaps = list_snapshots(dir)?;
     let mut found = None;
     for (o, p) in snaps.iter().rev() {
         if *o > max_offset {
-            let _ = fs::remove_file(p);
+            let _ = fs.remove_file(p);
             continue;
         }
         if found.is_none() {

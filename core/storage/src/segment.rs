@@ -1,6 +1,6 @@
 //! One segment: `<base>.log` with its `.index` and `.timeindex`.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use super::fs::{FileSystem, OpenMode, StorageEnv};
 use super::index::{OffsetIndex, TimeIndex};
 use klog_protocol::record::BatchHeader;
 use klog_protocol::wire::FileSlice;
@@ -66,6 +67,20 @@ impl Indexes {
     }
 }
 
+/// Why [`Segment::append`] failed.
+#[derive(Debug)]
+pub(crate) enum AppendError {
+    /// Nothing was stored: the file is as it was before the append.
+    Failed(io::Error),
+    /// The write failed and cutting off its partial bytes failed too.
+    Torn {
+        /// The write's error.
+        write: io::Error,
+        /// The cut's error.
+        cut: io::Error,
+    },
+}
+
 /// Why a scan stopped before its end.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ScanStop {
@@ -91,6 +106,9 @@ pub(crate) struct ScanResult {
 pub(crate) struct Segment {
     pub(crate) base: i64,
     pub(crate) dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    /// The `.log` file's path.
+    log_path: PathBuf,
     /// Shared so a read can hand out file slices that outlive a deleted segment.
     pub(crate) file: Arc<File>,
     /// Bytes of complete batches (what readers may read).
@@ -106,64 +124,61 @@ pub(crate) struct Segment {
     pub(crate) idx: RwLock<Indexes>,
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
 impl Segment {
     pub(crate) fn path(&self, ext: &str) -> PathBuf {
         self.dir.join(file_name(self.base, ext))
     }
 
-    /// Creates an empty segment (replacing leftovers with the same name).
-    pub(crate) fn create(dir: &Path, base: i64, index_bytes: usize) -> io::Result<Segment> {
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(dir.join(file_name(base, "log")))?;
-        for ext in ["index", "timeindex"] {
-            let p = dir.join(file_name(base, ext));
-            if p.exists() {
-                fs::remove_file(&p)?;
+    /// Creates an empty segment (replacing leftovers with the same name). On failure
+    /// (a full disk, say) the files it made are removed again.
+    pub(crate) fn create(env: &StorageEnv, dir: &Path, base: i64, index_bytes: usize) -> io::Result<Segment> {
+        let fs = &env.fs;
+        let log_path = dir.join(file_name(base, "log"));
+        let made = || -> io::Result<Segment> {
+            let log = fs.open(&log_path, OpenMode::Replace)?;
+            for ext in ["index", "timeindex"] {
+                let p = dir.join(file_name(base, ext));
+                if p.exists() {
+                    fs.remove_file(&p)?;
+                }
             }
-        }
-        let offset = OffsetIndex::open(&dir.join(file_name(base, "index")), Some(index_bytes))?;
-        let time = TimeIndex::open(&dir.join(file_name(base, "timeindex")), Some(index_bytes))?;
-        Ok(Segment {
-            base,
-            dir: dir.to_path_buf(),
-            file: Arc::new(log),
-            size: AtomicU64::new(0),
-            end_offset: AtomicI64::new(base),
-            max_ts: AtomicI64::new(-1),
-            roll_ts: AtomicI64::new(-1),
-            opened_ms: now_ms(),
-            idx: RwLock::new(Indexes { offset, time, bytes_since_entry: 0, sealed: false }),
+            let offset = OffsetIndex::open(fs, &dir.join(file_name(base, "index")), Some(index_bytes))?;
+            let time = TimeIndex::open(fs, &dir.join(file_name(base, "timeindex")), Some(index_bytes))?;
+            Ok(Segment::new(env, dir, base, log, 0, Indexes { offset, time, bytes_since_entry: 0, sealed: false }))
+        };
+        made().inspect_err(|_| {
+            for ext in ["log", "index", "timeindex"] {
+                let _ = fs.remove_file(&dir.join(file_name(base, ext)));
+            }
         })
     }
 
     /// Opens an existing segment; indexes are mapped but not loaded (see recovery).
     /// The flag tells whether an index file was missing (and so must be rebuilt).
-    pub(crate) fn open(dir: &Path, base: i64) -> io::Result<(Segment, bool)> {
+    pub(crate) fn open(env: &StorageEnv, dir: &Path, base: i64) -> io::Result<(Segment, bool)> {
         let missing = !dir.join(file_name(base, "index")).exists() || !dir.join(file_name(base, "timeindex")).exists();
-        let log = OpenOptions::new().read(true).write(true).open(dir.join(file_name(base, "log")))?;
+        let log = env.fs.open(&dir.join(file_name(base, "log")), OpenMode::Existing)?;
         let size = log.metadata()?.len();
-        let offset = OffsetIndex::open(&dir.join(file_name(base, "index")), None)?;
-        let time = TimeIndex::open(&dir.join(file_name(base, "timeindex")), None)?;
-        let seg = Segment {
+        let offset = OffsetIndex::open(&env.fs, &dir.join(file_name(base, "index")), None)?;
+        let time = TimeIndex::open(&env.fs, &dir.join(file_name(base, "timeindex")), None)?;
+        let idx = Indexes { offset, time, bytes_since_entry: 0, sealed: false };
+        Ok((Segment::new(env, dir, base, log, size, idx), missing))
+    }
+
+    fn new(env: &StorageEnv, dir: &Path, base: i64, log: File, size: u64, idx: Indexes) -> Segment {
+        Segment {
             base,
             dir: dir.to_path_buf(),
+            fs: env.fs.clone(),
+            log_path: dir.join(file_name(base, "log")),
             file: Arc::new(log),
             size: AtomicU64::new(size),
             end_offset: AtomicI64::new(base),
             max_ts: AtomicI64::new(-1),
             roll_ts: AtomicI64::new(-1),
-            opened_ms: now_ms(),
-            idx: RwLock::new(Indexes { offset, time, bytes_since_entry: 0, sealed: false }),
-        };
-        Ok((seg, missing))
+            opened_ms: env.now_ms(),
+            idx: RwLock::new(idx),
+        }
     }
 
     pub(crate) fn size(&self) -> u64 {
@@ -181,12 +196,21 @@ impl Segment {
 
     /// Writes validated, offset-assigned batches at the end of the segment and updates
     /// the indexes. `batches` are (position within `data`, header) pairs.
-    pub(crate) fn append(&self, data: &[u8], batches: &[(usize, BatchHeader)], interval: u64) -> io::Result<()> {
+    ///
+    /// A failed write leaves nothing behind: the file is cut back to its size before
+    /// the write. Should that cut fail too, the error is [`AppendError::Torn`].
+    pub(crate) fn append(
+        &self,
+        data: &[u8],
+        batches: &[(usize, BatchHeader)],
+        interval: u64,
+    ) -> Result<(), AppendError> {
         let pos = self.size();
-        if let Err(e) = self.file.write_all_at(data, pos) {
-            // Drop whatever part was written so the next append starts clean.
-            let _ = self.file.set_len(pos);
-            return Err(e);
+        if let Err(e) = self.fs.write_all_at(&self.log_path, &self.file, data, pos) {
+            return Err(match self.fs.set_len(&self.log_path, &self.file, pos) {
+                Ok(()) => AppendError::Failed(e),
+                Err(cut) => AppendError::Torn { write: e, cut },
+            });
         }
         let mut idx = self.idx.write();
         let mut max_ts = self.max_ts.load(Ordering::Relaxed);
@@ -254,18 +278,64 @@ impl Segment {
         Ok(())
     }
 
+    /// Removes every batch whose last offset is `>= offset` (whole batches), with
+    /// their index entries, and makes the segment appendable again (indexes grown to
+    /// `index_bytes`). Nothing is made durable: the caller syncs. Returns the new end offset.
+    pub(crate) fn truncate_to(&self, offset: i64, index_bytes: usize) -> io::Result<i64> {
+        let size = self.size();
+        let cut = self.locate(offset, size)?.map_or(size, |(pos, _)| pos);
+        let (mut end, mut max_ts, mut roll_ts) = (self.base, -1i64, -1i64);
+        let res = self.scan(0, cut, false, |pos, h| {
+            if pos == 0 {
+                roll_ts = h.max_timestamp;
+            }
+            max_ts = max_ts.max(h.max_timestamp);
+            end = h.next_offset();
+            Step::Continue
+        })?;
+        if let Some(stop) = res.stop {
+            return Err(io::Error::other(format!("unreadable batch below the truncation point: {stop:?}")));
+        }
+        let mut idx = self.idx.write();
+        idx.offset.0.make_writable(index_bytes)?;
+        idx.time.0.make_writable(index_bytes)?;
+        self.size.store(cut, Ordering::Release);
+        self.end_offset.store(end, Ordering::Release);
+        self.max_ts.store(max_ts, Ordering::Relaxed);
+        self.roll_ts.store(roll_ts, Ordering::Relaxed);
+        self.cut_file(cut)?;
+        let keep = (0..idx.offset.0.len()).take_while(|&i| u64::from(idx.offset.get(i).1) < cut).count();
+        idx.offset.0.truncate_entries(keep);
+        let end_rel = self.rel(end);
+        let keep = (0..idx.time.0.len()).take_while(|&i| idx.time.get(i).1 <= end_rel).count();
+        idx.time.0.truncate_entries(keep);
+        idx.bytes_since_entry = cut - idx.offset.last().map_or(0, |(_, pos)| u64::from(pos));
+        idx.sealed = false;
+        Ok(end)
+    }
+
     pub(crate) fn index_full(&self) -> bool {
         let idx = self.idx.read();
         idx.offset.0.is_full() || idx.time.is_full_for_append()
     }
 
     pub(crate) fn sync(&self) -> io::Result<()> {
-        self.file.sync_data()
+        self.fs.sync_data(&self.log_path, &self.file)
+    }
+
+    /// Cuts the `.log` file to `len` bytes (recovery of a torn tail, truncation).
+    pub(crate) fn cut_file(&self, len: u64) -> io::Result<()> {
+        self.fs.set_len(&self.log_path, &self.file, len)
+    }
+
+    /// Last modification time of the `.log` file.
+    pub(crate) fn modified_ms(&self) -> io::Result<i64> {
+        self.fs.modified_ms(&self.log_path)
     }
 
     pub(crate) fn delete_files(&self) {
         for ext in ["log", "index", "timeindex"] {
-            let _ = fs::remove_file(self.path(ext));
+            let _ = self.fs.remove_file(&self.path(ext));
         }
     }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::metadata::{MetadataRecord, MetadataStore, PartitionImage};
 use crate::replica::Partition;
 use klog_protocol::error::{Error, ErrorKind, Result};
-use klog_storage::{LogConfig, LogManager, PartitionLog};
+use klog_storage::{LogConfig, LogManager, PartitionLog, StorageEnv};
 
 /// Longest topic name Kafka accepts.
 const MAX_TOPIC_NAME_LEN: usize = 249;
@@ -73,8 +73,14 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
 
 impl TopicRegistry {
     /// Opens the partition logs of every topic in `metadata`'s image (led by node
-    /// `node_id`), deleting logs of topics it does not know.
-    pub fn open(data_dir: &Path, node_id: i32, defaults: LogConfig, metadata: Arc<MetadataStore>) -> Result<Self> {
+    /// `node_id`) through `env`, deleting logs of topics it does not know.
+    pub fn open(
+        env: &StorageEnv,
+        data_dir: &Path,
+        node_id: i32,
+        defaults: LogConfig,
+        metadata: Arc<MetadataStore>,
+    ) -> Result<Self> {
         let image = metadata.image();
         let configs: HashMap<String, LogConfig> = image
             .topics
@@ -84,7 +90,7 @@ impl TopicRegistry {
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("stored topic config rejected: {e}")))?;
         let fallback = defaults.clone();
         let config_for = |topic: &str| configs.get(topic).cloned().unwrap_or_else(|| fallback.clone());
-        let logs = LogManager::open(data_dir, &config_for).map_err(storage_error)?;
+        let logs = LogManager::open_in(env, data_dir, &config_for).map_err(storage_error)?;
         // Partition logs of a topic the metadata does not know belong to a creation or
         // deletion cut short by a crash: they must not resurface in a new topic.
         let mut orphans: Vec<String> = logs

@@ -16,7 +16,7 @@ impl PartitionLog {
     pub(super) fn write_epochs_if_dirty(&self) -> Result<(), LogError> {
         let mut ep = self.epochs.lock();
         if ep.dirty {
-            checkpoint::write_epochs(&self.dir, &ep.entries)?;
+            checkpoint::write_epochs(&*self.env.fs, &self.dir, &ep.entries)?;
             ep.dirty = false;
         }
         Ok(())
@@ -26,7 +26,8 @@ impl PartitionLog {
         let mut last = self.last_checkpoint.lock();
         let c = self.current_checkpoint();
         if *last != Some(c) {
-            checkpoint::commit(&self.dir, vec![c.stage(&self.dir)?])?;
+            let fs = &*self.env.fs;
+            checkpoint::commit(fs, &self.dir, vec![c.stage(fs, &self.dir)?])?;
             *last = Some(c);
         }
         Ok(())
@@ -51,6 +52,7 @@ impl PartitionLog {
         if self.closed.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
+        let fs = &*self.env.fs;
         let mut staged = Vec::new();
         let mut wrote_snapshot = false;
         {
@@ -61,24 +63,24 @@ impl PartitionLog {
                 active.seal()?;
             }
             if !producer::snapshot_path(&self.dir, leo).exists() {
-                staged.push(producer::stage_snapshot(&self.dir, leo, &st.producers)?);
+                staged.push(producer::stage_snapshot(fs, &self.dir, leo, &st.producers)?);
                 wrote_snapshot = true;
             }
         }
         let mut ep = self.epochs.lock();
         if ep.dirty {
-            staged.push(checkpoint::stage_epochs(&self.dir, &ep.entries)?);
+            staged.push(checkpoint::stage_epochs(fs, &self.dir, &ep.entries)?);
         }
         let mut last = self.last_checkpoint.lock();
         let c = self.current_checkpoint();
         if *last != Some(c) {
-            staged.push(c.stage(&self.dir)?);
+            staged.push(c.stage(fs, &self.dir)?);
         }
-        checkpoint::commit(&self.dir, staged)?;
+        checkpoint::commit(fs, &self.dir, staged)?;
         ep.dirty = false;
         *last = Some(c);
         if wrote_snapshot {
-            producer::prune_snapshots(&self.dir)?;
+            producer::prune_snapshots(fs, &self.dir)?;
         }
         Ok(())
     }

@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use super::{now_wall_ms, AppendState, EpochCache, PartitionLog, RecoveryInfo};
+use super::{AppendState, EpochCache, PartitionLog, RecoveryInfo};
 use crate::checkpoint::{self, PartitionCheckpoint};
+use crate::fs::{FileSystem, StorageEnv};
 use crate::producer::{self, ProducerState};
 use crate::segment::{self, ScanStop, Segment, Step};
 use crate::{LogConfig, LogError};
@@ -29,16 +30,29 @@ struct Loaded {
 }
 
 impl PartitionLog {
-    /// Opens (or creates) the log in `dir`, recovering an unclean tail.
+    /// Opens (or creates) the log in `dir` on the real disk and clock, recovering an
+    /// unclean tail.
     pub fn open(dir: &Path, config: LogConfig) -> Result<Self, LogError> {
-        Self::open_with(dir, config, false)
+        Self::open_in(&StorageEnv::real(), dir, config)
     }
 
-    /// [`open`](Self::open); `clean_shutdown` says the data directory was closed cleanly
-    /// (see [`crate::LogManager`]), so indexes as found are already durable.
-    pub(crate) fn open_with(dir: &Path, config: LogConfig, clean_shutdown: bool) -> Result<Self, LogError> {
-        fs::create_dir_all(dir)?;
-        let bases = list_segments(dir)?;
+    /// [`open`](Self::open) through `env`'s file system and clock. On a disk without
+    /// room this fails with an error (nothing is mapped that the disk could not back).
+    pub fn open_in(env: &StorageEnv, dir: &Path, config: LogConfig) -> Result<Self, LogError> {
+        Self::open_with(env, dir, config, false)
+    }
+
+    /// [`open_in`](Self::open_in); `clean_shutdown` says the data directory was closed
+    /// cleanly (see [`crate::LogManager`]), so indexes as found are already durable.
+    pub(crate) fn open_with(
+        env: &StorageEnv,
+        dir: &Path,
+        config: LogConfig,
+        clean_shutdown: bool,
+    ) -> Result<Self, LogError> {
+        let fs = &*env.fs;
+        fs.create_dir_all(dir)?;
+        let bases = list_segments(fs, dir)?;
         let ckpt = PartitionCheckpoint::read(dir);
         let rp = ckpt.map(|c| c.recovery_point).unwrap_or(i64::MIN);
         let mut info = RecoveryInfo {
@@ -46,13 +60,14 @@ impl PartitionLog {
             ..Default::default()
         };
         let mut epochs = EpochCache { entries: checkpoint::read_epochs(dir), dirty: false };
-        let mut loaded = load_segments(dir, &bases, rp, &config, &mut epochs, &mut info)?;
+        let mut loaded = load_segments(env, dir, &bases, rp, &config, &mut epochs, &mut info)?;
         if loaded.segs.is_empty() {
             let base = ckpt.map(|c| c.log_start_offset).unwrap_or(0).max(0);
-            loaded.segs.push(Arc::new(Segment::create(dir, base, config.segment_index_bytes)?));
-            checkpoint::sync_dir(dir)?;
+            loaded.segs.push(Arc::new(Segment::create(env, dir, base, config.segment_index_bytes)?));
+            fs.sync_dir(dir)?;
         }
-        finish_segments(dir, &loaded, rp, clean_shutdown && info.segments_deleted == 0, config.segment_index_bytes)?;
+        let clean = clean_shutdown && info.segments_deleted == 0;
+        finish_segments(fs, dir, &loaded, rp, clean, config.segment_index_bytes)?;
 
         let segs = loaded.segs;
         let leo = segs[segs.len() - 1].end_offset();
@@ -63,6 +78,7 @@ impl PartitionLog {
 
         let mut log = PartitionLog {
             dir: dir.to_path_buf(),
+            env: env.clone(),
             config: RwLock::new(config),
             append: Mutex::new(AppendState { producers: ProducerState::default() }),
             segments: RwLock::new(Arc::new(segs)),
@@ -72,10 +88,9 @@ impl PartitionLog {
             log_start: AtomicI64::new(log_start),
             flushed_to: AtomicI64::new(leo),
             flush_lock: Mutex::new(()),
-            last_flush_ms: AtomicI64::new(now_wall_ms()),
+            last_flush_ms: AtomicI64::new(env.now_ms()),
             poisoned: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            fail_next_fsync: AtomicBool::new(false),
             last_checkpoint: Mutex::new(ckpt),
             recovery: info,
         };
@@ -89,15 +104,25 @@ impl PartitionLog {
     }
 
     fn rebuild_producer_state(&mut self) -> Result<(), LogError> {
-        let leo = self.leo.load(Ordering::Relaxed);
-        let log_start = self.log_start.load(Ordering::Relaxed);
-        let (from, mut state) = match producer::load_snapshot(&self.dir, leo)? {
+        let (state, rebuilt) = self.load_producer_state()?;
+        self.recovery.bytes_scanned += rebuilt.bytes_scanned;
+        self.recovery.producer_batches_replayed = rebuilt.batches_replayed;
+        self.append.get_mut().producers = state;
+        Ok(())
+    }
+
+    /// The producer state at the log end: the newest snapshot at or below it (newer
+    /// ones are deleted) with the batches after it replayed.
+    pub(super) fn load_producer_state(&self) -> Result<(ProducerState, Rebuilt), LogError> {
+        let leo = self.leo.load(Ordering::Acquire);
+        let log_start = self.log_start.load(Ordering::Acquire);
+        let (from, mut state) = match producer::load_snapshot(&*self.env.fs, &self.dir, leo)? {
             Some((o, st)) => (o.max(log_start), st),
             None => (log_start, ProducerState::default()),
         };
-        let mut replayed = 0u64;
+        let mut rebuilt = Rebuilt::default();
         if from < leo {
-            let segs = self.segments.read().clone();
+            let segs = self.segments();
             let first = segs.partition_point(|s| s.base <= from).saturating_sub(1);
             for seg in &segs[first..] {
                 let size = seg.size();
@@ -105,23 +130,28 @@ impl PartitionLog {
                 let res = seg.scan(start, size, false, |_, h| {
                     if h.base_offset >= from {
                         state.replay(h);
-                        replayed += 1;
+                        rebuilt.batches_replayed += 1;
                     }
                     Step::Continue
                 })?;
-                self.recovery.bytes_scanned += res.bytes_read;
+                rebuilt.bytes_scanned += res.bytes_read;
             }
         }
         state.truncate_head(log_start);
-        self.recovery.producer_batches_replayed = replayed;
-        self.append.get_mut().producers = state;
-        Ok(())
+        Ok((state, rebuilt))
     }
+}
+
+/// What rebuilding the producer state read.
+#[derive(Default)]
+pub(super) struct Rebuilt {
+    bytes_scanned: u64,
+    batches_replayed: u64,
 }
 
 /// Base offsets of the segments in `dir`, sorted; removes leftover temporary files and
 /// index files without a log.
-fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+fn list_segments(fs: &dyn FileSystem, dir: &Path) -> Result<Vec<i64>, LogError> {
     let mut bases = Vec::new();
     let mut index_files = Vec::new();
     for entry in fs::read_dir(dir)? {
@@ -129,7 +159,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.ends_with(".tmp") {
-            let _ = fs::remove_file(entry.path());
+            let _ = fs.remove_file(&entry.path());
         } else if let Some(b) = name.strip_suffix(".log").and_then(segment::parse_base) {
             bases.push(b);
         } else if let Some(b) =
@@ -141,7 +171,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
     bases.sort_unstable();
     for (b, p) in index_files {
         if bases.binary_search(&b).is_err() {
-            let _ = fs::remove_file(p);
+            let _ = fs.remove_file(&p);
         }
     }
     Ok(bases)
@@ -151,6 +181,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
 /// are trusted; the rest are verified batch by batch, and the log is cut at the first
 /// torn or corrupt batch.
 fn load_segments(
+    env: &StorageEnv,
     dir: &Path,
     bases: &[i64],
     rp: i64,
@@ -163,12 +194,12 @@ fn load_segments(
     for (i, &base) in bases.iter().enumerate() {
         if loaded.truncated {
             for ext in ["log", "index", "timeindex"] {
-                let _ = fs::remove_file(dir.join(segment::file_name(base, ext)));
+                let _ = env.fs.remove_file(&dir.join(segment::file_name(base, ext)));
             }
             info.segments_deleted += 1;
             continue;
         }
-        let (seg, index_missing) = Segment::open(dir, base)?;
+        let (seg, index_missing) = Segment::open(env, dir, base)?;
         let next_base = bases.get(i + 1).copied();
         let prev_end = loaded.segs.last().map(|s| s.end_offset()).unwrap_or(i64::MIN);
         let fully_trusted = matches!(next_base, Some(nb) if nb <= rp);
@@ -181,7 +212,7 @@ fn load_segments(
             if let Some(pos) = stop {
                 let size = seg.size();
                 tracing::warn!(dir = %dir.display(), segment = base, position = pos, bytes = size - pos, "truncating torn or corrupt log tail");
-                seg.file.set_len(pos)?;
+                seg.cut_file(pos)?;
                 seg.size.store(pos, Ordering::Release);
                 info.bytes_truncated += size - pos;
                 loaded.truncated = true;
@@ -214,7 +245,14 @@ fn load_trusted(seg: &Segment, next_base: i64) -> bool {
 /// Seals closed segments, reopens the active one for appends and makes whatever
 /// recovery changed durable before the checkpoint can claim it. When recovery found
 /// nothing past the recovery point, nothing is synced.
-fn finish_segments(dir: &Path, loaded: &Loaded, rp: i64, clean: bool, index_bytes: usize) -> Result<(), LogError> {
+fn finish_segments(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    loaded: &Loaded,
+    rp: i64,
+    clean: bool,
+    index_bytes: usize,
+) -> Result<(), LogError> {
     let segs = &loaded.segs;
     let n = segs.len();
     for (i, s) in segs[..n - 1].iter().enumerate() {
@@ -238,7 +276,7 @@ fn finish_segments(dir: &Path, loaded: &Loaded, rp: i64, clean: bool, index_byte
             segs[i].sync()?;
             segs[i].flush_indexes()?;
         }
-        checkpoint::sync_dir(dir)?;
+        fs.sync_dir(dir)?;
     } else if clean {
         active.mark_indexes_durable();
     }
