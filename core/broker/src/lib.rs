@@ -33,7 +33,7 @@ use klog_storage::LogConfig;
 use metadata::MetadataStore;
 use topics::TopicRegistry;
 
-/// Name of the internal partition that stores committed offsets.
+/// Name of the internal topic that stores committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// Where clients reach this broker (host and port given out in metadata).
@@ -115,17 +115,7 @@ impl Broker {
         register(&metadata, config.node_id, &config.advertised)?;
         let registry =
             Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone(), metadata.clone())?);
-        let offsets_log = registry
-            .logs()
-            .create(OFFSETS_TOPIC, 0, offsets_log_config())
-            .map(|log| topics::lead(config.node_id, log))
-            .map_err(topics::storage_error)?;
-        let lookup = registry.clone();
-        let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {
-            lookup.get(topic).is_some_and(|t| t.partition(partition).is_some())
-        });
-        let groups = GroupCoordinator::open(offsets_log, partition_exists, config.group.clone(), config.clock.clone())
-            .map_err(topics::storage_error)?;
+        let groups = coordinator::offsets_topic::open_group_coordinator(&registry, &metadata, &config)?;
         let broker = Arc::new(Broker {
             cluster_id: metadata.image().cluster_id.clone(),
             producer_ids: ProducerIdAllocator::new(config.node_id, metadata.clone()),
@@ -204,12 +194,12 @@ impl Broker {
             Rq::SyncGroup(r) => Rs::SyncGroup(self.groups.sync_group(r, version).await),
             Rq::Heartbeat(r) => Rs::Heartbeat(self.groups.heartbeat(r, version)),
             Rq::LeaveGroup(r) => Rs::LeaveGroup(self.groups.leave_group(r, version)),
-            Rq::OffsetCommit(r) => Rs::OffsetCommit(self.groups.offset_commit(r, version)),
+            Rq::OffsetCommit(r) => Rs::OffsetCommit(self.groups.offset_commit(r, version).await),
             Rq::OffsetFetch(r) => Rs::OffsetFetch(self.groups.offset_fetch(r, version)),
             Rq::ListGroups(r) => Rs::ListGroups(self.groups.list_groups(r, version)),
             Rq::DescribeGroups(r) => Rs::DescribeGroups(self.groups.describe_groups(r, version)),
-            Rq::DeleteGroups(r) => Rs::DeleteGroups(self.groups.delete_groups(r, version)),
-            Rq::OffsetDelete(r) => Rs::OffsetDelete(self.groups.offset_delete(r, version)),
+            Rq::DeleteGroups(r) => Rs::DeleteGroups(self.groups.delete_groups(r, version).await),
+            Rq::OffsetDelete(r) => Rs::OffsetDelete(self.groups.offset_delete(r, version).await),
             other => {
                 // The codec refuses unadvertised APIs before they get here.
                 tracing::warn!(api = ?versions::api_key_of(&other), "request for an API that is not implemented");
@@ -300,11 +290,6 @@ impl Service for Broker {
     fn is_closed(&self) -> bool {
         Broker::is_closed(self)
     }
-}
-
-/// Committed offsets are kept until their group deletes them: no time or size retention.
-fn offsets_log_config() -> LogConfig {
-    LogConfig { retention_ms: -1, retention_bytes: -1, segment_bytes: 100 * 1024 * 1024, ..LogConfig::default() }
 }
 
 impl Broker {
