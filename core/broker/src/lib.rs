@@ -24,6 +24,7 @@ use kafka_protocol::ResponseError;
 pub use klog_protocol::RequestContext;
 use tokio::sync::Notify;
 
+use coordinator::offsets_topic::{self, OffsetsTopic};
 use coordinator::producer_ids::ProducerIdAllocator;
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
@@ -91,6 +92,8 @@ pub struct Broker {
     cluster_id: String,
     topics: Arc<TopicRegistry>,
     groups: Arc<GroupCoordinator>,
+    /// `__consumer_offsets`, created on the first group request.
+    offsets_topic: Arc<OffsetsTopic>,
     producer_ids: ProducerIdAllocator,
     /// The metadata: where clients reach this broker is its registration there.
     metadata: Arc<MetadataStore>,
@@ -115,7 +118,8 @@ impl Broker {
         register(&metadata, config.node_id, &config.advertised)?;
         let registry =
             Arc::new(TopicRegistry::open(&config.data_dir, config.node_id, config.log.clone(), metadata.clone())?);
-        let groups = coordinator::offsets_topic::open_group_coordinator(&registry, &metadata, &config)?;
+        let offsets_topic = OffsetsTopic::open(&registry, &metadata, &config)?;
+        let groups = offsets_topic.groups().clone();
         let broker = Arc::new(Broker {
             cluster_id: metadata.image().cluster_id.clone(),
             producer_ids: ProducerIdAllocator::new(config.node_id, metadata.clone()),
@@ -123,6 +127,7 @@ impl Broker {
             config,
             topics: registry,
             groups,
+            offsets_topic,
             dir_lock: parking_lot::Mutex::new(Some(lock)),
             closed: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -171,6 +176,9 @@ impl Broker {
     pub async fn handle(&self, context: &RequestContext, version: i16, request: RequestKind) -> ResponseKind {
         use RequestKind as Rq;
         use ResponseKind as Rs;
+        if offsets_topic::uses_groups(&request) {
+            self.offsets_topic.ensure().await;
+        }
         match request {
             Rq::ApiVersions(_) => Rs::ApiVersions(versions::api_versions(None)),
             Rq::Metadata(r) => Rs::Metadata(self.metadata(r, version)),

@@ -35,6 +35,10 @@ mod membership;
 mod offsets;
 mod requests;
 mod shard;
+#[cfg(test)]
+mod shard_tests;
+#[cfg(test)]
+mod sharding_tests;
 mod state;
 #[cfg(test)]
 mod tests;
