@@ -7,7 +7,7 @@
 //!
 //! Groups are sharded by `__consumer_offsets` partition exactly like Kafka: group
 //! `g` lives in partition [`partition_for`]`(g, n)`. Each shard is a sans-I/O state
-//! machine ([`shard`]) run by a driver ([`driver`]) that owns the partition's log and
+//! machine (`shard.rs`) run by a driver (`driver.rs`) that owns the partition's log and
 //! appends outside the shard's lock. [`GroupCoordinator`] routes requests to the
 //! shards this broker has loaded ([`GroupCoordinator::load_shard`], on becoming the
 //! partition's leader) and refuses the others: NOT_COORDINATOR for a shard it does
@@ -168,7 +168,8 @@ impl GroupCoordinator {
     }
 
     fn load_journal(self: &Arc<Self>, partition: i32, journal: Box<dyn OffsetJournal>) -> Result<(), LogError> {
-        if let Some(Slot::Active(old)) = self.shards.write().insert(partition, Slot::Loading) {
+        let replaced = self.shards.write().insert(partition, Slot::Loading);
+        if let Some(Slot::Active(old)) = replaced {
             old.step(GroupShard::unload);
         }
         let stored = match journal.replay() {
@@ -192,7 +193,8 @@ impl GroupCoordinator {
     /// Gives up `partition` (leadership moved): its groups are dropped, waiting
     /// JoinGroup/SyncGroup calls answered NOT_COORDINATOR, and so are later requests.
     pub fn unload_shard(&self, partition: i32) {
-        if let Some(Slot::Active(driver)) = self.shards.write().remove(&partition) {
+        let removed = self.shards.write().remove(&partition);
+        if let Some(Slot::Active(driver)) = removed {
             driver.step(GroupShard::unload);
         }
     }

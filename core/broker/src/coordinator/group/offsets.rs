@@ -11,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::codec::{self, GroupValue, LogKey, MemberValue, OffsetValue};
 use super::ms;
-use super::shard::{AfterAppend, Core, Inner, Now, Reply, Token};
+use super::shard::{AfterAppend, Core, Inner, LogRecord, Now, Reply, Token};
 use super::state::{Group, GroupState, Member};
 
 /// One validated offset of an OffsetCommit: its key, value and index in the answer.
@@ -57,14 +57,13 @@ impl Core {
 
     /// The records of a valid commit and what to do once they are stored, or one
     /// error code per requested partition.
-    #[allow(clippy::type_complexity)]
     fn validate_commit(
         &mut self,
         inner: &mut Inner,
         token: Token,
         req: &OffsetCommitRequest,
         version: i16,
-    ) -> Result<(Vec<(Bytes, Option<Bytes>)>, AfterAppend), Vec<i16>> {
+    ) -> Result<(Vec<LogRecord>, AfterAppend), Vec<i16>> {
         let count: usize = req.topics.iter().map(|t| t.partitions.len()).sum();
         let all = |code: i16| Err(vec![code; count]);
         let now = self.now.instant;
