@@ -179,7 +179,7 @@ impl GroupCoordinator {
                 return Err(e);
             }
         };
-        let shard = GroupShard::load(stored, self.config.clone(), self.partition_exists.clone(), self.now());
+        let shard = GroupShard::load(stored, self.config.clone(), self.now());
         let driver = ShardDriver::new(shard, journal, self.clock.clone());
         let mut shards = self.shards.write();
         if matches!(shards.get(&partition), Some(Slot::Loading)) {
@@ -209,6 +209,11 @@ impl GroupCoordinator {
             Some(Slot::Loading) => Err(E::CoordinatorLoadInProgress.code()),
             None => Err(E::NotCoordinator.code()),
         }
+    }
+
+    /// The (topic, partition) pairs among `requested` that do not exist.
+    fn missing<'a>(&self, requested: impl Iterator<Item = (&'a str, i32)>) -> shard::Missing {
+        requested.filter(|(t, p)| !(self.partition_exists)(t, *p)).map(|(t, p)| (t.to_owned(), p)).collect()
     }
 
     /// Every shard: loaded ones, and `None` for one still loading.

@@ -11,7 +11,7 @@ use kafka_protocol::protocol::StrBytes;
 
 use super::codec::{self, GroupValue, LogKey, MemberValue, OffsetValue};
 use super::ms;
-use super::shard::{AfterAppend, Core, Inner, LogRecord, Now, Reply, Token};
+use super::shard::{AfterAppend, Core, Inner, LogRecord, Missing, Now, Reply, Token};
 use super::state::{Group, GroupState, Member};
 
 /// One validated offset of an OffsetCommit: its key, value and index in the answer.
@@ -47,8 +47,15 @@ pub(super) fn group_record(group: &Group) -> (Bytes, Option<Bytes>) {
 impl Core {
     /// OffsetCommit: validates, then appends the offsets; `token` gets one error code
     /// per requested partition (in request order) once they are in the log.
-    pub(super) fn offset_commit(&mut self, inner: &mut Inner, token: Token, req: &OffsetCommitRequest, version: i16) {
-        match self.validate_commit(inner, token, req, version) {
+    pub(super) fn offset_commit(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &OffsetCommitRequest,
+        version: i16,
+        missing: &Missing,
+    ) {
+        match self.validate_commit(inner, token, req, version, missing) {
             Err(codes) => self.out.reply(token, Reply::Codes(codes)),
             Ok((records, after)) if records.is_empty() => self.complete(inner, after, Ok(())),
             Ok((records, after)) => self.append(records, after),
@@ -63,6 +70,7 @@ impl Core {
         token: Token,
         req: &OffsetCommitRequest,
         version: i16,
+        missing: &Missing,
     ) -> Result<(Vec<LogRecord>, AfterAppend), Vec<i16>> {
         let count: usize = req.topics.iter().map(|t| t.partitions.len()).sum();
         let all = |code: i16| Err(vec![code; count]);
@@ -112,7 +120,7 @@ impl Core {
         let mut values = Vec::new();
         for t in &req.topics {
             for p in &t.partitions {
-                let code = if !(self.partition_exists)(t.name.as_str(), p.partition_index) {
+                let code = if missing.contains(&(t.name.to_string(), p.partition_index)) {
                     E::UnknownTopicOrPartition.code()
                 } else if p.committed_metadata.as_ref().is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes)
                 {
@@ -172,7 +180,13 @@ impl Core {
     }
 
     /// OffsetDelete: `token` gets the answer once the tombstones are in the log.
-    pub(super) fn offset_delete(&mut self, inner: &mut Inner, token: Token, req: &OffsetDeleteRequest) {
+    pub(super) fn offset_delete(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &OffsetDeleteRequest,
+        missing: &Missing,
+    ) {
         let gid = req.group_id.as_str();
         let refuse = |code: i16| {
             let mut r = OffsetDeleteResponse::default();
@@ -199,7 +213,7 @@ impl Core {
             for p in &t.partitions {
                 let mut rp = OffsetDeleteResponsePartition::default();
                 rp.partition_index = p.partition_index;
-                rp.error_code = if !(self.partition_exists)(t.name.as_str(), p.partition_index) {
+                rp.error_code = if missing.contains(&(t.name.to_string(), p.partition_index)) {
                     E::UnknownTopicOrPartition.code()
                 } else if is_subscribed(t.name.as_str()) {
                     E::GroupSubscribedToTopic.code()

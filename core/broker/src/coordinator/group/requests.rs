@@ -110,10 +110,15 @@ impl GroupCoordinator {
         let count: usize = req.topics.iter().map(|t| t.partitions.len()).sum();
         let codes = match self.route(req.group_id.as_str()) {
             Err(code) => vec![code; count],
-            Ok(shard) => match shard.call(|s, token| s.offset_commit(token, &req, version), || {}).await {
-                Some(Reply::Codes(codes)) => codes,
-                _ => vec![E::NotCoordinator.code(); count],
-            },
+            Ok(shard) => {
+                let requested =
+                    req.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (t.name.as_str(), p.partition_index)));
+                let missing = self.missing(requested);
+                match shard.call(|s, token| s.offset_commit(token, &req, version, &missing), || {}).await {
+                    Some(Reply::Codes(codes)) => codes,
+                    _ => vec![E::NotCoordinator.code(); count],
+                }
+            }
         };
         let mut codes = codes.into_iter();
         let mut r = OffsetCommitResponse::default();
@@ -238,10 +243,15 @@ impl GroupCoordinator {
         let refused = |code: i16| OffsetDeleteResponse::default().with_error_code(code);
         match self.route(req.group_id.as_str()) {
             Err(code) => refused(code),
-            Ok(shard) => match shard.call(|s, token| s.offset_delete(token, &req), || {}).await {
-                Some(Reply::OffsetDelete(response)) => response,
-                _ => refused(E::NotCoordinator.code()),
-            },
+            Ok(shard) => {
+                let requested =
+                    req.topics.iter().flat_map(|t| t.partitions.iter().map(|p| (t.name.as_str(), p.partition_index)));
+                let missing = self.missing(requested);
+                match shard.call(|s, token| s.offset_delete(token, &req, &missing), || {}).await {
+                    Some(Reply::OffsetDelete(response)) => response,
+                    _ => refused(E::NotCoordinator.code()),
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 //! driver reports the append with [`GroupShard::appended`], and the offsets or
 //! deletions it carries are applied then, in the order the appends reached the log.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -20,10 +20,14 @@ use super::admin::ListFilter;
 use super::codec;
 use super::offsets::{self, PendingOffset};
 use super::state::{Group, GroupState, JoinOutcome, SyncOutcome};
-use super::{GroupConfig, PartitionExists};
+use super::GroupConfig;
 
 /// Names the request an answer belongs to (chosen by the driver).
 pub(crate) type Token = u64;
+
+/// The (topic, partition) pairs of a request that do not exist, looked up by the
+/// driver before the request is stepped (the shard reads no topic registry).
+pub(crate) type Missing = HashSet<(String, i32)>;
 
 /// One log record: key and value (`None` = tombstone).
 pub(crate) type LogRecord = (Bytes, Option<Bytes>);
@@ -106,7 +110,6 @@ pub(crate) struct Inner {
 /// and the appends in flight.
 pub(crate) struct Core {
     pub config: GroupConfig,
-    pub partition_exists: PartitionExists,
     pub now: Now,
     pub out: Outbox,
     next_append: u64,
@@ -206,10 +209,9 @@ pub(crate) struct GroupShard {
 impl GroupShard {
     /// A shard serving the groups and offsets replayed from `stored` (the batches of
     /// its partition, in log order).
-    pub fn load(stored: Vec<Bytes>, config: GroupConfig, partition_exists: PartitionExists, now: Now) -> Self {
+    pub fn load(stored: Vec<Bytes>, config: GroupConfig, now: Now) -> Self {
         let groups = offsets::replay(stored, &now);
-        let core =
-            Core { config, partition_exists, now, out: Outbox::default(), next_append: 0, in_flight: HashMap::new() };
+        let core = Core { config, now, out: Outbox::default(), next_append: 0, in_flight: HashMap::new() };
         GroupShard { inner: Inner { groups, closed: false }, core }
     }
 
@@ -243,9 +245,10 @@ impl GroupShard {
         self.core.leave(&mut self.inner, group_id, leaving)
     }
 
-    /// OffsetCommit; the codes go to `token` once the offsets are in the log.
-    pub fn offset_commit(&mut self, token: Token, req: &OffsetCommitRequest, version: i16) {
-        self.core.offset_commit(&mut self.inner, token, req, version);
+    /// OffsetCommit (`missing`: its partitions that do not exist); the codes go to
+    /// `token` once the offsets are in the log.
+    pub fn offset_commit(&mut self, token: Token, req: &OffsetCommitRequest, version: i16, missing: &Missing) {
+        self.core.offset_commit(&mut self.inner, token, req, version, missing);
     }
 
     /// OffsetFetch of one group (`topics` = `None`: every committed partition), or
@@ -262,9 +265,9 @@ impl GroupShard {
         Ok(offsets::fetch_topics(self.inner.groups.get(group_id), topics, version, 0))
     }
 
-    /// OffsetDelete; the answer goes to `token`.
-    pub fn offset_delete(&mut self, token: Token, req: &OffsetDeleteRequest) {
-        self.core.offset_delete(&mut self.inner, token, req);
+    /// OffsetDelete (`missing`: its partitions that do not exist); the answer goes to `token`.
+    pub fn offset_delete(&mut self, token: Token, req: &OffsetDeleteRequest, missing: &Missing) {
+        self.core.offset_delete(&mut self.inner, token, req, missing);
     }
 
     /// The groups ListGroups shows, or NOT_COORDINATOR once unloaded.

@@ -1,7 +1,6 @@
 //! The shard state machine on its own: inputs in, outbox out, no log, lock,
 //! channel or runtime. Time is whatever the test says it is.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -11,7 +10,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
 
 use super::codec;
-use super::shard::{Append, GroupShard, LogRecord, Now, Outbox, Reply};
+use super::shard::{Append, GroupShard, LogRecord, Missing, Now, Outbox, Reply};
 use super::{GroupConfig, GroupState};
 
 fn s(v: &str) -> StrBytes {
@@ -30,7 +29,7 @@ impl Clock {
 
 fn shard_from(stored: Vec<Bytes>, clock: &Clock) -> GroupShard {
     let config = GroupConfig { initial_rebalance_delay_ms: 0, min_session_timeout_ms: 10, ..GroupConfig::default() };
-    GroupShard::load(stored, config, Arc::new(|topic: &str, _| topic != "missing"), clock.at(0))
+    GroupShard::load(stored, config, clock.at(0))
 }
 
 fn commit_request(group: &str, generation: i32, member: &str, offset: i64) -> OffsetCommitRequest {
@@ -83,7 +82,7 @@ fn batch(records: &[LogRecord]) -> Bytes {
 fn a_commit_is_answered_and_applied_only_after_its_append() {
     let clock = Clock { start: Instant::now() };
     let mut shard = shard_from(Vec::new(), &clock);
-    shard.offset_commit(7, &commit_request("g", -1, "", 42), 8);
+    shard.offset_commit(7, &commit_request("g", -1, "", 42), 8, &Missing::new());
     let append = only_append(shard.take_outbox());
     assert_eq!(shard.committed("g", "t", 0), None, "applied before it is in the log");
     let (key, value) = &append.records[0];
@@ -102,18 +101,18 @@ fn a_commit_is_answered_and_applied_only_after_its_append() {
 fn a_failed_append_answers_its_code_and_changes_nothing() {
     let clock = Clock { start: Instant::now() };
     let mut shard = shard_from(Vec::new(), &clock);
-    shard.offset_commit(1, &commit_request("g", -1, "", 5), 8);
+    shard.offset_commit(1, &commit_request("g", -1, "", 5), 8, &Missing::new());
     let first = only_append(shard.take_outbox());
     shard.appended(first.id, Ok(()));
     shard.take_outbox();
-    shard.offset_commit(2, &commit_request("g", -1, "", 9), 8);
+    shard.offset_commit(2, &commit_request("g", -1, "", 9), 8, &Missing::new());
     let second = only_append(shard.take_outbox());
     shard.appended(second.id, Err(E::CoordinatorNotAvailable.code()));
     assert_eq!(codes(&mut shard.take_outbox(), 2), vec![E::CoordinatorNotAvailable.code()]);
     assert_eq!(shard.committed("g", "t", 0).map(|v| v.offset), Some(5));
 
     // A standalone commit that created its group leaves no group behind when it fails.
-    shard.offset_commit(3, &commit_request("fresh", -1, "", 1), 8);
+    shard.offset_commit(3, &commit_request("fresh", -1, "", 1), 8, &Missing::new());
     let append = only_append(shard.take_outbox());
     shard.appended(append.id, Err(E::CoordinatorNotAvailable.code()));
     assert_eq!(shard.group_state("fresh"), None);
@@ -123,9 +122,9 @@ fn a_failed_append_answers_its_code_and_changes_nothing() {
 fn racing_commits_end_with_the_one_stored_last() {
     let clock = Clock { start: Instant::now() };
     let mut shard = shard_from(Vec::new(), &clock);
-    shard.offset_commit(1, &commit_request("g", -1, "", 100), 8);
+    shard.offset_commit(1, &commit_request("g", -1, "", 100), 8, &Missing::new());
     let a = only_append(shard.take_outbox());
-    shard.offset_commit(2, &commit_request("g", -1, "", 200), 8);
+    shard.offset_commit(2, &commit_request("g", -1, "", 200), 8, &Missing::new());
     let b = only_append(shard.take_outbox());
     // The log took b first, then a: memory follows the log.
     shard.appended(b.id, Ok(()));
@@ -142,7 +141,7 @@ fn racing_commits_end_with_the_one_stored_last() {
 fn invalid_commits_are_answered_at_once_without_an_append() {
     let clock = Clock { start: Instant::now() };
     let mut shard = shard_from(Vec::new(), &clock);
-    shard.offset_commit(1, &commit_request("nogroup", 3, "x", 1), 8);
+    shard.offset_commit(1, &commit_request("nogroup", 3, "x", 1), 8, &Missing::new());
     let mut out = shard.take_outbox();
     assert!(out.appends.is_empty());
     assert_eq!(codes(&mut out, 1), vec![E::IllegalGeneration.code()]);
@@ -197,7 +196,7 @@ fn unload_answers_every_waiting_request_not_coordinator() {
     shard.join(2, &join_request("busy", 10_000), 3, "c", "h");
     assert!(shard.take_outbox().replies.is_empty());
     assert_eq!(shard.group_state("busy"), Some(GroupState::PreparingRebalance));
-    shard.offset_commit(3, &commit_request("other", -1, "", 1), 8);
+    shard.offset_commit(3, &commit_request("other", -1, "", 1), 8, &Missing::new());
     let pending_commit = only_append(shard.take_outbox());
 
     shard.unload();
