@@ -42,6 +42,9 @@ pub struct Args {
     /// Delay before the first rebalance of a new group, to let members gather [default: 3000].
     #[arg(long, env = "KLOG_GROUP_INITIAL_REBALANCE_DELAY_MS")]
     pub group_initial_rebalance_delay_ms: Option<u64>,
+    /// Partitions of `__consumer_offsets` when it is created (fixed afterwards) [default: 50].
+    #[arg(long, env = "KLOG_OFFSETS_TOPIC_NUM_PARTITIONS")]
+    pub offsets_topic_num_partitions: Option<i32>,
     /// Largest request frame accepted, in bytes [default: 104857600].
     #[arg(long, env = "KLOG_SOCKET_REQUEST_MAX_BYTES")]
     pub socket_request_max_bytes: Option<usize>,
@@ -71,6 +74,7 @@ struct FileConfig {
     num_partitions: Option<i32>,
     auto_create_topics: Option<bool>,
     group_initial_rebalance_delay_ms: Option<u64>,
+    offsets_topic_num_partitions: Option<i32>,
     socket_request_max_bytes: Option<usize>,
     connections_max_idle_ms: Option<u64>,
     #[serde(default)]
@@ -96,6 +100,8 @@ pub struct Settings {
     pub auto_create_topics: bool,
     /// First-rebalance delay of new groups.
     pub group_initial_rebalance_delay_ms: u64,
+    /// Partitions of a new `__consumer_offsets`.
+    pub offsets_topic_num_partitions: i32,
     /// Largest request frame.
     pub socket_request_max_bytes: usize,
     /// Idle connection timeout.
@@ -141,6 +147,13 @@ impl Settings {
             "json" => true,
             other => bail!("log format {other:?} is neither text nor json"),
         };
+        let offsets_topic_num_partitions = args
+            .offsets_topic_num_partitions
+            .or(file.offsets_topic_num_partitions)
+            .unwrap_or(klog::broker::group::DEFAULT_OFFSETS_PARTITIONS);
+        if offsets_topic_num_partitions < 1 {
+            bail!("offsets-topic-num-partitions must be at least 1, got {offsets_topic_num_partitions}");
+        }
         Ok(Settings {
             data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("klog-data")),
             listen,
@@ -152,6 +165,7 @@ impl Settings {
                 .group_initial_rebalance_delay_ms
                 .or(file.group_initial_rebalance_delay_ms)
                 .unwrap_or(3000),
+            offsets_topic_num_partitions,
             socket_request_max_bytes: args
                 .socket_request_max_bytes
                 .or(file.socket_request_max_bytes)

@@ -100,8 +100,11 @@ fn open_broker(settings: &Settings, bound: &SocketAddr) -> Result<Arc<Broker>> {
     config.num_partitions = settings.num_partitions;
     config.auto_create_topics = settings.auto_create_topics;
     config.log = LogConfig::default().with_overrides(&settings.topic_defaults).context("invalid topic default")?;
-    config.group =
-        GroupConfig { initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms, ..Default::default() };
+    config.group = GroupConfig {
+        initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms,
+        offsets_topic_partitions: settings.offsets_topic_num_partitions,
+        ..Default::default()
+    };
     let started = Instant::now();
     let broker = Broker::open(config).context("cannot open the broker")?;
     tracing::info!(open_ms = started.elapsed().as_millis() as u64, "broker opened");

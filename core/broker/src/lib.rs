@@ -24,6 +24,7 @@ use kafka_protocol::ResponseError;
 pub use klog_protocol::RequestContext;
 use tokio::sync::Notify;
 
+use coordinator::offsets_topic::{self, OffsetsTopic};
 use coordinator::producer_ids::ProducerIdAllocator;
 use group::{GroupConfig, GroupCoordinator};
 use klog_protocol::error::{Error, ErrorKind, Result};
@@ -33,7 +34,7 @@ use klog_storage::{FileSystem, LogConfig, RealFs, StorageEnv};
 use metadata::MetadataStore;
 use topics::TopicRegistry;
 
-/// Name of the internal partition that stores committed offsets.
+/// Name of the internal topic that stores committed offsets and group metadata.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
 /// Where clients reach this broker (host and port given out in metadata).
@@ -99,6 +100,8 @@ pub struct Broker {
     cluster_id: String,
     topics: Arc<TopicRegistry>,
     groups: Arc<GroupCoordinator>,
+    /// `__consumer_offsets`, created on the first group request.
+    offsets_topic: Arc<OffsetsTopic>,
     producer_ids: ProducerIdAllocator,
     /// The metadata: where clients reach this broker is its registration there.
     metadata: Arc<MetadataStore>,
@@ -128,17 +131,8 @@ impl Broker {
             config.log.clone(),
             metadata.clone(),
         )?);
-        let offsets_log = registry
-            .logs()
-            .create(OFFSETS_TOPIC, 0, offsets_log_config())
-            .map(|log| topics::lead(config.node_id, log))
-            .map_err(topics::storage_error)?;
-        let lookup = registry.clone();
-        let partition_exists: group::PartitionExists = Arc::new(move |topic: &str, partition: i32| {
-            lookup.get(topic).is_some_and(|t| t.partition(partition).is_some())
-        });
-        let groups = GroupCoordinator::open(offsets_log, partition_exists, config.group.clone(), config.clock.clone())
-            .map_err(topics::storage_error)?;
+        let offsets_topic = OffsetsTopic::open(&registry, &metadata, &config)?;
+        let groups = offsets_topic.groups().clone();
         let broker = Arc::new(Broker {
             cluster_id: metadata.image().cluster_id.clone(),
             producer_ids: ProducerIdAllocator::new(config.node_id, metadata.clone()),
@@ -146,6 +140,7 @@ impl Broker {
             config,
             topics: registry,
             groups,
+            offsets_topic,
             dir_lock: parking_lot::Mutex::new(Some(lock)),
             closed: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -194,6 +189,9 @@ impl Broker {
     pub async fn handle(&self, context: &RequestContext, version: i16, request: RequestKind) -> ResponseKind {
         use RequestKind as Rq;
         use ResponseKind as Rs;
+        if offsets_topic::uses_groups(&request) {
+            self.offsets_topic.ensure().await;
+        }
         match request {
             Rq::ApiVersions(_) => Rs::ApiVersions(versions::api_versions(None)),
             Rq::Metadata(r) => Rs::Metadata(self.metadata(r, version)),
@@ -217,12 +215,12 @@ impl Broker {
             Rq::SyncGroup(r) => Rs::SyncGroup(self.groups.sync_group(r, version).await),
             Rq::Heartbeat(r) => Rs::Heartbeat(self.groups.heartbeat(r, version)),
             Rq::LeaveGroup(r) => Rs::LeaveGroup(self.groups.leave_group(r, version)),
-            Rq::OffsetCommit(r) => Rs::OffsetCommit(self.groups.offset_commit(r, version)),
+            Rq::OffsetCommit(r) => Rs::OffsetCommit(self.groups.offset_commit(r, version).await),
             Rq::OffsetFetch(r) => Rs::OffsetFetch(self.groups.offset_fetch(r, version)),
             Rq::ListGroups(r) => Rs::ListGroups(self.groups.list_groups(r, version)),
             Rq::DescribeGroups(r) => Rs::DescribeGroups(self.groups.describe_groups(r, version)),
-            Rq::DeleteGroups(r) => Rs::DeleteGroups(self.groups.delete_groups(r, version)),
-            Rq::OffsetDelete(r) => Rs::OffsetDelete(self.groups.offset_delete(r, version)),
+            Rq::DeleteGroups(r) => Rs::DeleteGroups(self.groups.delete_groups(r, version).await),
+            Rq::OffsetDelete(r) => Rs::OffsetDelete(self.groups.offset_delete(r, version).await),
             other => {
                 // The codec refuses unadvertised APIs before they get here.
                 tracing::warn!(api = ?versions::api_key_of(&other), "request for an API that is not implemented");
@@ -313,11 +311,6 @@ impl Service for Broker {
     fn is_closed(&self) -> bool {
         Broker::is_closed(self)
     }
-}
-
-/// Committed offsets are kept until their group deletes them: no time or size retention.
-fn offsets_log_config() -> LogConfig {
-    LogConfig { retention_ms: -1, retention_bytes: -1, segment_bytes: 100 * 1024 * 1024, ..LogConfig::default() }
 }
 
 impl Broker {

@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::configs::DYNAMIC_TOPIC_CONFIG;
-use crate::topics::validate_topic_name;
+use crate::topics::{is_internal, validate_topic_name};
 use crate::Broker;
 use klog_protocol::error::{Error, ErrorKind};
 
@@ -22,6 +22,12 @@ type Refusal = (i16, String);
 
 fn refusal(code: ResponseError, message: impl Into<String>) -> Refusal {
     (code.code(), message.into())
+}
+
+/// Clients cannot change an internal topic (Kafka answers INVALID_REQUEST for its
+/// own internal metadata topic): the broker owns its existence and partition count.
+fn internal_refusal(name: &str, what: &str) -> Refusal {
+    refusal(ResponseError::InvalidRequest, format!("{name} is an internal topic and cannot be {what} by clients"))
 }
 
 fn storage_refusal(err: Error) -> Refusal {
@@ -115,6 +121,9 @@ impl Broker {
         overrides: &BTreeMap<String, String>,
     ) -> Result<(), Refusal> {
         validate_topic_name(name).map_err(|e| refusal(ResponseError::InvalidTopicException, e.message()))?;
+        if is_internal(name) {
+            return Err(internal_refusal(name, "created"));
+        }
         if self.topics.get(name).is_some() {
             return Err(refusal(ResponseError::TopicAlreadyExists, format!("topic {name:?} already exists")));
         }
@@ -162,6 +171,11 @@ impl Broker {
                         ResponseError::UnknownTopicId.code()
                     };
                 }
+                Some(topic) if is_internal(&topic.name) => {
+                    let (code, message) = internal_refusal(&topic.name, "deleted");
+                    result.error_code = code;
+                    result.error_message = Some(StrBytes::from_string(message));
+                }
                 Some(topic) => {
                     result.name = Some(TopicName(StrBytes::from_string(topic.name.clone())));
                     result.topic_id = topic.id;
@@ -187,6 +201,7 @@ impl Broker {
             result.name = t.name.clone();
             let outcome = match self.topics.get(t.name.as_str()) {
                 None => Err(refusal(ResponseError::UnknownTopicOrPartition, "unknown topic")),
+                Some(_) if is_internal(t.name.as_str()) => Err(internal_refusal(t.name.as_str(), "repartitioned")),
                 Some(_) => self.topics.add_partitions(t.name.as_str(), t.count, req.validate_only).map_err(|e| match e
                     .kind()
                 {

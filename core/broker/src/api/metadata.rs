@@ -26,10 +26,6 @@ impl Broker {
         BrokerId(self.config.node_id)
     }
 
-    fn host(&self) -> StrBytes {
-        StrBytes::from_string(self.advertised().host)
-    }
-
     /// Metadata: brokers, the controller, and the requested (or all) topics,
     /// auto-creating unknown ones when allowed.
     pub(crate) fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
@@ -80,6 +76,10 @@ impl Broker {
 
     /// Creates a topic with broker defaults; returns the Kafka error code on failure.
     fn auto_create(&self, name: &str) -> Result<std::sync::Arc<Topic>, i16> {
+        if crate::topics::is_internal(name) {
+            // Only the broker creates internal topics (with their own configs).
+            return Err(ResponseError::UnknownTopicOrPartition.code());
+        }
         match self.topics.create(name, self.config.num_partitions, Default::default()) {
             Ok(topic) => {
                 tracing::info!(topic = name, partitions = self.config.num_partitions, "auto-created topic");
@@ -104,6 +104,7 @@ impl Broker {
         let mut entry = MetadataResponseTopic::default();
         entry.name = Some(TopicName(StrBytes::from_string(topic.name.clone())));
         entry.topic_id = topic.id;
+        entry.is_internal = crate::topics::is_internal(&topic.name);
         entry.topic_authorized_operations = NO_AUTHORIZED_OPERATIONS;
         entry.partitions = (0..)
             .zip(&topic.partitions)
@@ -138,41 +139,54 @@ impl Broker {
         response
     }
 
-    /// FindCoordinator: this node coordinates every group; transactions are not supported.
+    /// FindCoordinator (one key before v4, a batch from v4): the leader of the
+    /// group's `__consumer_offsets` partition; transactions are not supported.
     pub(crate) fn find_coordinator(&self, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
         let mut response = FindCoordinatorResponse::default();
-        let error = if req.key_type == GROUP_KEY_TYPE { 0 } else { ResponseError::CoordinatorNotAvailable.code() };
+        let locate = |key: &str| {
+            if req.key_type == GROUP_KEY_TYPE {
+                self.group_coordinator(key)
+            } else {
+                Err(ResponseError::CoordinatorNotAvailable.code())
+            }
+        };
         if version >= 4 {
             response.coordinators = req
                 .coordinator_keys
-                .into_iter()
+                .iter()
                 .map(|key| {
                     let mut c = Coordinator::default();
-                    c.key = key;
-                    c.error_code = error;
-                    if error == 0 {
-                        c.node_id = self.node();
-                        c.host = self.host();
-                        c.port = i32::from(self.advertised().port);
-                    } else {
-                        c.node_id = BrokerId(-1);
-                        c.port = -1;
+                    c.key = key.clone();
+                    match locate(key.as_str()) {
+                        Ok((node, host, port)) => (c.node_id, c.host, c.port) = (node, host, port),
+                        Err(code) => (c.error_code, c.node_id, c.port) = (code, BrokerId(-1), -1),
                     }
                     c
                 })
                 .collect();
         } else {
-            response.error_code = error;
-            if error == 0 {
-                response.node_id = self.node();
-                response.host = self.host();
-                response.port = i32::from(self.advertised().port);
-            } else {
-                response.node_id = BrokerId(-1);
-                response.port = -1;
+            match locate(req.key.as_str()) {
+                Ok((node, host, port)) => (response.node_id, response.host, response.port) = (node, host, port),
+                Err(code) => (response.error_code, response.node_id, response.port) = (code, BrokerId(-1), -1),
             }
         }
         response
+    }
+
+    /// The broker leading the `__consumer_offsets` partition of `group_id`, as the
+    /// metadata records it: (node, host, port), or COORDINATOR_NOT_AVAILABLE.
+    fn group_coordinator(&self, group_id: &str) -> Result<(BrokerId, StrBytes, i32), i16> {
+        let partition = self.groups.partition_of(group_id);
+        let image = self.metadata_image();
+        let unavailable = ResponseError::CoordinatorNotAvailable.code();
+        let leader = image
+            .topics
+            .get(crate::OFFSETS_TOPIC)
+            .and_then(|t| t.partitions.get(&partition))
+            .map(|p| p.leader)
+            .ok_or(unavailable)?;
+        let broker = image.brokers.get(&leader).ok_or(unavailable)?;
+        Ok((BrokerId(leader), StrBytes::from_string(broker.host.clone()), i32::from(broker.port)))
     }
 }
 

@@ -4,7 +4,7 @@
 //! a high watermark or choose a leader epoch.
 
 mod admin;
-mod codes;
+pub(crate) mod codes;
 mod configs;
 mod fetch;
 mod init_producer_id;

@@ -124,6 +124,10 @@ impl Broker {
                 part.partition_index = p.partition_index;
                 part.low_watermark = -1;
                 match topic.as_ref().and_then(|t| t.partition(p.partition_index)) {
+                    // Offsets of live groups must not be cut away (Kafka answers the same).
+                    Some(_) if crate::topics::is_internal(topic_req.name.as_str()) => {
+                        part.error_code = ResponseError::InvalidTopicException.code()
+                    }
                     None => part.error_code = ResponseError::UnknownTopicOrPartition.code(),
                     Some(log) => {
                         let offset = if p.offset == -1 { log.high_watermark() } else { p.offset };

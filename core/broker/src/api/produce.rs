@@ -43,6 +43,9 @@ impl Broker {
                         ResponseError::TransactionalIdAuthorizationFailed.code(),
                         "transactions are not supported by this broker".to_string(),
                     ))
+                } else if crate::topics::is_internal(topic_data.name.as_str()) {
+                    let message = format!("cannot append to internal topic {}", topic_data.name.as_str());
+                    Err((ResponseError::InvalidTopicException.code(), message))
                 } else if let (Some(replica), Some(topic)) = (replica, topic.as_ref()) {
                     let records = partition_data.records.unwrap_or_default();
                     let fsync = topic.config.flush_messages != u64::MAX;

@@ -2,4 +2,5 @@
 //! and the producer-id allocator (blocks reserved in the metadata).
 
 pub mod group;
+pub mod offsets_topic;
 pub mod producer_ids;

@@ -55,6 +55,13 @@ pub struct TopicRegistry {
     change: parking_lot::Mutex<()>,
 }
 
+/// Whether `name` is an internal topic: the broker creates and writes it; clients
+/// may read it (Fetch, Metadata, ListOffsets) but not create, delete, grow or
+/// produce to it.
+pub fn is_internal(name: &str) -> bool {
+    name == crate::OFFSETS_TOPIC
+}
+
 /// Checks a topic name against Kafka's rules.
 pub fn validate_topic_name(name: &str) -> Result<()> {
     if name.is_empty() || name == "." || name == ".." {

@@ -2,24 +2,17 @@
 //! (after Kafka's classic `GroupCoordinator`).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
-use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use tokio::sync::oneshot;
-use tokio::time::Instant;
 
+use super::shard::{AfterAppend, Core, Inner, Outbox, Reply, Token};
 use super::state::{Group, GroupState, InitialDelay, JoinOutcome, Member, SyncOutcome};
-use super::{ms, GroupCoordinator, Inner};
-
-pub(crate) enum Reply<T> {
-    Now(T),
-    Wait(oneshot::Receiver<T>),
-}
+use super::{ms, offsets::group_record};
 
 /// What a joining member asks for.
 struct JoinParams {
@@ -32,11 +25,12 @@ struct JoinParams {
     protocols: Vec<(String, Bytes)>,
 }
 
-fn opt_instance(v: &Option<StrBytes>) -> Option<String> {
+pub(super) fn opt_instance(v: &Option<StrBytes>) -> Option<String> {
     v.as_ref().map(|s| s.to_string()).filter(|s| !s.is_empty())
 }
 
-fn join_response(o: JoinOutcome, version: i16) -> JoinGroupResponse {
+/// The JoinGroup response of `o` at `version`.
+pub(super) fn join_response(o: JoinOutcome, version: i16) -> JoinGroupResponse {
     let mut r = JoinGroupResponse::default();
     r.error_code = o.error;
     r.generation_id = o.generation;
@@ -62,7 +56,8 @@ fn join_response(o: JoinOutcome, version: i16) -> JoinGroupResponse {
     r
 }
 
-fn sync_response(o: SyncOutcome, version: i16) -> SyncGroupResponse {
+/// The SyncGroup response of `o` at `version`.
+pub(super) fn sync_response(o: SyncOutcome, version: i16) -> SyncGroupResponse {
     let mut r = SyncGroupResponse::default();
     r.error_code = o.error;
     if version >= 5 {
@@ -73,40 +68,36 @@ fn sync_response(o: SyncOutcome, version: i16) -> SyncGroupResponse {
     r
 }
 
-impl GroupCoordinator {
-    pub(super) async fn do_join(
-        self: &Arc<Self>,
-        req: JoinGroupRequest,
-        version: i16,
-        client_id: &str,
-        client_host: &str,
-    ) -> JoinGroupResponse {
-        let reply = {
-            let mut inner = self.inner.lock();
-            self.join_locked(&mut inner, &req, version, client_id, client_host)
-        };
-        self.wake_timer();
-        let outcome = match reply {
-            Reply::Now(o) => o,
-            Reply::Wait(rx) => {
-                rx.await.unwrap_or_else(|_| JoinOutcome::error(E::NotCoordinator.code(), req.member_id.as_str()))
-            }
-        };
-        join_response(outcome, version)
-    }
-
-    fn join_locked(
-        &self,
+impl Core {
+    /// JoinGroup: the answer goes to `token`, now or once the rebalance completes.
+    pub(super) fn join(
+        &mut self,
         inner: &mut Inner,
+        token: Token,
         req: &JoinGroupRequest,
         version: i16,
         client_id: &str,
         client_host: &str,
-    ) -> Reply<JoinOutcome> {
-        let now = Instant::now();
+    ) {
+        if let Some(outcome) = self.join_locked(inner, token, req, version, client_id, client_host) {
+            self.out.reply(token, Reply::Join(outcome));
+        }
+    }
+
+    /// The immediate answer of a JoinGroup, or `None` when it waits for the rebalance.
+    fn join_locked(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &JoinGroupRequest,
+        version: i16,
+        client_id: &str,
+        client_host: &str,
+    ) -> Option<JoinOutcome> {
+        let now = self.now.instant;
         let gid = req.group_id.as_str();
         let member_id = req.member_id.as_str();
-        let fail = |code: i16| Reply::Now(JoinOutcome::error(code, member_id));
+        let fail = |code: i16| Some(JoinOutcome::error(code, member_id));
         if inner.closed {
             return fail(E::NotCoordinator.code());
         }
@@ -134,7 +125,7 @@ impl GroupCoordinator {
             if !member_id.is_empty() {
                 return fail(E::UnknownMemberId.code());
             }
-            inner.groups.insert(gid.to_owned(), Group::new(gid, self.now_ms()));
+            inner.groups.insert(gid.to_owned(), Group::new(gid, self.now.wall_ms));
             true
         };
         let Some(group) = inner.groups.get_mut(gid) else { return fail(E::CoordinatorNotAvailable.code()) };
@@ -153,19 +144,19 @@ impl GroupCoordinator {
             let new_id = format!("{prefix}-{}", uuid::Uuid::new_v4());
             if let Some(instance) = params.instance_id.clone() {
                 if let Some(old) = group.static_members.get(&instance).cloned() {
-                    return self.replace_static_member(group, &old, new_id, params, now);
+                    return self.replace_static_member(group, token, &old, new_id, params, now);
                 }
-                return self.add_member_and_rebalance(group, new_id, params, now);
+                return self.add_member_and_rebalance(group, token, new_id, params, now);
             }
             if version >= 4 {
                 group.pending.insert(new_id.clone(), now + ms(session as i64));
-                return Reply::Now(JoinOutcome::error(E::MemberIdRequired.code(), &new_id));
+                return Some(JoinOutcome::error(E::MemberIdRequired.code(), &new_id));
             }
-            return self.add_member_and_rebalance(group, new_id, params, now);
+            return self.add_member_and_rebalance(group, token, new_id, params, now);
         }
 
         if group.pending.contains_key(member_id) {
-            return self.add_member_and_rebalance(group, member_id.to_owned(), params, now);
+            return self.add_member_and_rebalance(group, token, member_id.to_owned(), params, now);
         }
         if let Some(code) = group.validate_member(member_id, params.instance_id.as_deref(), None) {
             return fail(code);
@@ -174,7 +165,7 @@ impl GroupCoordinator {
         let matches = group.member(member_id).is_some_and(|m| m.matches(&params.protocols));
         match group.state {
             GroupState::Empty | GroupState::Dead => fail(E::UnknownMemberId.code()),
-            GroupState::PreparingRebalance => self.update_member_and_rebalance(group, member_id, params, now),
+            GroupState::PreparingRebalance => self.update_member_and_rebalance(group, token, member_id, params, now),
             GroupState::CompletingRebalance | GroupState::Stable
                 if matches && (group.state == GroupState::CompletingRebalance || !is_leader) =>
             {
@@ -182,22 +173,22 @@ impl GroupCoordinator {
                 if let Some(m) = group.member_mut(member_id) {
                     m.session_deadline = now + ms(m.session_timeout_ms as i64);
                 }
-                Reply::Now(current_join_outcome(group, member_id))
+                Some(current_join_outcome(group, member_id))
             }
             GroupState::CompletingRebalance | GroupState::Stable => {
-                self.update_member_and_rebalance(group, member_id, params, now)
+                self.update_member_and_rebalance(group, token, member_id, params, now)
             }
         }
     }
 
     fn add_member_and_rebalance(
-        &self,
+        &mut self,
         group: &mut Group,
+        token: Token,
         id: String,
         p: JoinParams,
         now: Instant,
-    ) -> Reply<JoinOutcome> {
-        let (tx, rx) = oneshot::channel();
+    ) -> Option<JoinOutcome> {
         if group.members.is_empty() {
             group.protocol_type = Some(p.protocol_type.clone());
         }
@@ -217,7 +208,7 @@ impl GroupCoordinator {
             rebalance_timeout_ms: p.rebalance_timeout_ms,
             protocols: p.protocols,
             assignment: Bytes::new(),
-            join_waiter: Some(tx),
+            join_waiter: Some(token),
             sync_waiter: None,
             session_deadline: now + ms(p.session_timeout_ms as i64),
         });
@@ -225,50 +216,51 @@ impl GroupCoordinator {
             group.new_member_added = true;
         }
         self.maybe_prepare_rebalance(group, now);
-        Reply::Wait(rx)
+        None
     }
 
     fn update_member_and_rebalance(
-        &self,
+        &mut self,
         group: &mut Group,
+        token: Token,
         id: &str,
         p: JoinParams,
         now: Instant,
-    ) -> Reply<JoinOutcome> {
-        let (tx, rx) = oneshot::channel();
+    ) -> Option<JoinOutcome> {
         let Some(m) = group.member_mut(id) else {
-            return Reply::Now(JoinOutcome::error(E::UnknownMemberId.code(), id));
+            return Some(JoinOutcome::error(E::UnknownMemberId.code(), id));
         };
         m.protocols = p.protocols;
         m.session_timeout_ms = p.session_timeout_ms;
         m.rebalance_timeout_ms = p.rebalance_timeout_ms;
         m.session_deadline = now + ms(p.session_timeout_ms as i64);
         // A duplicate JoinGroup replaces the earlier one, which is told to rejoin.
-        m.respond_join(JoinOutcome::error(E::RebalanceInProgress.code(), id));
-        m.join_waiter = Some(tx);
+        m.respond_join(JoinOutcome::error(E::RebalanceInProgress.code(), id), &mut self.out);
+        m.join_waiter = Some(token);
         self.maybe_prepare_rebalance(group, now);
-        Reply::Wait(rx)
+        None
     }
 
     /// KIP-345: a known group instance id joins with a new member id; the old id is fenced.
     fn replace_static_member(
-        &self,
+        &mut self,
         group: &mut Group,
+        token: Token,
         old_id: &str,
         new_id: String,
         p: JoinParams,
         now: Instant,
-    ) -> Reply<JoinOutcome> {
+    ) -> Option<JoinOutcome> {
         let current_leader = group.leader.clone().unwrap_or_default();
         let Some(m) = group.member_mut(old_id) else {
             // Stale mapping: treat as a new static member.
             if let Some(instance) = &p.instance_id {
                 group.static_members.remove(instance);
             }
-            return self.add_member_and_rebalance(group, new_id, p, now);
+            return self.add_member_and_rebalance(group, token, new_id, p, now);
         };
-        m.respond_join(JoinOutcome::error(E::FencedInstanceId.code(), old_id));
-        m.respond_sync(SyncOutcome::error(E::FencedInstanceId.code()));
+        m.respond_join(JoinOutcome::error(E::FencedInstanceId.code(), old_id), &mut self.out);
+        m.respond_sync(SyncOutcome::error(E::FencedInstanceId.code()), &mut self.out);
         let old_protocols = std::mem::replace(&mut m.protocols, p.protocols);
         m.id = new_id.clone();
         m.client_id = p.client_id;
@@ -285,7 +277,6 @@ impl GroupCoordinator {
         if group.pending_sync.remove(old_id) {
             group.pending_sync.insert(new_id.clone());
         }
-        let (tx, rx) = oneshot::channel();
         match group.state {
             GroupState::Stable => {
                 let selected = group.select_protocol();
@@ -297,12 +288,10 @@ impl GroupCoordinator {
                         old == Some(&m.metadata(name))
                     });
                 if unchanged {
-                    if let Err(code) = self.persist_group(group) {
-                        return Reply::Now(JoinOutcome::error(code, &new_id));
-                    }
                     // The old leader id is returned so that a replaced leader does not
                     // compute an assignment a Stable group would not distribute.
-                    return Reply::Now(JoinOutcome {
+                    // It is answered once the new member id is in the log.
+                    let outcome = JoinOutcome {
                         error: 0,
                         generation: group.generation,
                         protocol_type: group.protocol_type.clone(),
@@ -310,42 +299,44 @@ impl GroupCoordinator {
                         leader: current_leader,
                         member_id: new_id,
                         members: Vec::new(),
-                    });
+                    };
+                    self.append(vec![group_record(group)], AfterAppend::StaticRejoin { token, outcome });
+                    return None;
                 }
                 if let Some(m) = group.member_mut(&new_id) {
-                    m.join_waiter = Some(tx);
+                    m.join_waiter = Some(token);
                 }
                 self.maybe_prepare_rebalance(group, now);
             }
             GroupState::CompletingRebalance => {
                 if let Some(m) = group.member_mut(&new_id) {
-                    m.join_waiter = Some(tx);
+                    m.join_waiter = Some(token);
                 }
                 self.prepare_rebalance(group, now);
                 self.try_complete_join(group, now);
             }
             GroupState::PreparingRebalance | GroupState::Empty | GroupState::Dead => {
                 if let Some(m) = group.member_mut(&new_id) {
-                    m.join_waiter = Some(tx);
+                    m.join_waiter = Some(token);
                 }
                 self.maybe_prepare_rebalance(group, now);
             }
         }
-        Reply::Wait(rx)
+        None
     }
 
-    pub(super) fn maybe_prepare_rebalance(&self, group: &mut Group, now: Instant) {
+    pub(super) fn maybe_prepare_rebalance(&mut self, group: &mut Group, now: Instant) {
         if matches!(group.state, GroupState::Stable | GroupState::CompletingRebalance | GroupState::Empty) {
             self.prepare_rebalance(group, now);
         }
         self.try_complete_join(group, now);
     }
 
-    fn prepare_rebalance(&self, group: &mut Group, now: Instant) {
+    fn prepare_rebalance(&mut self, group: &mut Group, now: Instant) {
         if group.state == GroupState::CompletingRebalance {
             for m in group.members.iter_mut() {
                 m.assignment = Bytes::new();
-                m.respond_sync(SyncOutcome::error(E::RebalanceInProgress.code()));
+                m.respond_sync(SyncOutcome::error(E::RebalanceInProgress.code()), &mut self.out);
             }
         }
         group.pending_sync.clear();
@@ -361,10 +352,10 @@ impl GroupCoordinator {
             group.join_deadline = Some(now + ms(rebalance_ms as i64));
         }
         group.state = GroupState::PreparingRebalance;
-        group.state_timestamp = self.now_ms();
+        group.state_timestamp = self.now.wall_ms;
     }
 
-    pub(super) fn try_complete_join(&self, group: &mut Group, now: Instant) {
+    pub(super) fn try_complete_join(&mut self, group: &mut Group, now: Instant) {
         if group.state == GroupState::PreparingRebalance && group.initial_delay.is_none() && group.all_members_joined()
         {
             self.complete_join(group, now);
@@ -372,24 +363,22 @@ impl GroupCoordinator {
     }
 
     /// Kafka's onCompleteJoin: drop members that did not rejoin, start the next generation.
-    fn complete_join(&self, group: &mut Group, now: Instant) {
+    fn complete_join(&mut self, group: &mut Group, now: Instant) {
         let gone: Vec<String> =
             group.members.iter().filter(|m| m.join_waiter.is_none()).map(|m| m.id.clone()).collect();
         for id in gone {
-            remove_member_raw(group, &id, E::UnknownMemberId.code());
+            remove_member_raw(group, &id, E::UnknownMemberId.code(), &mut self.out);
         }
         group.join_deadline = None;
         group.initial_delay = None;
         group.new_member_added = false;
         group.generation = if group.generation >= i32::MAX - 1 { 1 } else { group.generation + 1 };
-        group.state_timestamp = self.now_ms();
+        group.state_timestamp = self.now.wall_ms;
         if group.members.is_empty() {
             group.protocol_name = None;
             group.leader = None;
             group.state = GroupState::Empty;
-            if let Err(code) = self.persist_group(group) {
-                tracing::warn!(group = %group.id, code, "failed to persist group metadata");
-            }
+            self.append(vec![group_record(group)], AfterAppend::Metadata { group: group.id.clone() });
             return;
         }
         group.protocol_name = group.select_protocol();
@@ -415,13 +404,13 @@ impl GroupCoordinator {
                 member_id: m.id.clone(),
                 members: if m.id == leader { all.clone() } else { Vec::new() },
             };
-            m.respond_join(outcome);
+            m.respond_join(outcome, &mut self.out);
         }
     }
 
     /// Removes a member and moves the group on (rebalance or completion of the current one).
-    pub(super) fn remove_member_and_update_group(&self, group: &mut Group, id: &str, code: i16, now: Instant) {
-        remove_member_raw(group, id, code);
+    pub(super) fn remove_member_and_update_group(&mut self, group: &mut Group, id: &str, code: i16, now: Instant) {
+        remove_member_raw(group, id, code, &mut self.out);
         match group.state {
             GroupState::Dead | GroupState::Empty => {}
             GroupState::Stable | GroupState::CompletingRebalance => self.maybe_prepare_rebalance(group, now),
@@ -429,22 +418,23 @@ impl GroupCoordinator {
         }
     }
 
-    pub(super) async fn do_sync(self: &Arc<Self>, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
-        let reply = {
-            let mut inner = self.inner.lock();
-            self.sync_locked(&mut inner, &req, version)
-        };
-        self.wake_timer();
-        let outcome = match reply {
-            Reply::Now(o) => o,
-            Reply::Wait(rx) => rx.await.unwrap_or_else(|_| SyncOutcome::error(E::NotCoordinator.code())),
-        };
-        sync_response(outcome, version)
+    /// SyncGroup: the answer goes to `token`, now or once the leader's assignment is stored.
+    pub(super) fn sync(&mut self, inner: &mut Inner, token: Token, req: &SyncGroupRequest, version: i16) {
+        if let Some(outcome) = self.sync_locked(inner, token, req, version) {
+            self.out.reply(token, Reply::Sync(outcome));
+        }
     }
 
-    fn sync_locked(&self, inner: &mut Inner, req: &SyncGroupRequest, version: i16) -> Reply<SyncOutcome> {
-        let now = Instant::now();
-        let fail = |code: i16| Reply::Now(SyncOutcome::error(code));
+    /// The immediate answer of a SyncGroup, or `None` when it waits.
+    fn sync_locked(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &SyncGroupRequest,
+        version: i16,
+    ) -> Option<SyncOutcome> {
+        let now = self.now.instant;
+        let fail = |code: i16| Some(SyncOutcome::error(code));
         if inner.closed {
             return fail(E::NotCoordinator.code());
         }
@@ -476,7 +466,7 @@ impl GroupCoordinator {
                 let (ptype, pname) = (group.protocol_type.clone(), group.protocol_name.clone());
                 let Some(m) = group.member_mut(member_id) else { return fail(E::UnknownMemberId.code()) };
                 m.session_deadline = now + ms(m.session_timeout_ms as i64);
-                Reply::Now(SyncOutcome {
+                Some(SyncOutcome {
                     error: 0,
                     protocol_type: ptype,
                     protocol_name: pname,
@@ -484,59 +474,63 @@ impl GroupCoordinator {
                 })
             }
             GroupState::CompletingRebalance => {
-                let (tx, rx) = oneshot::channel();
                 group.pending_sync.remove(member_id);
                 if group.pending_sync.is_empty() {
                     group.sync_deadline = None;
                 }
                 let Some(m) = group.member_mut(member_id) else { return fail(E::UnknownMemberId.code()) };
                 m.session_deadline = now + ms(m.session_timeout_ms as i64);
-                m.respond_sync(SyncOutcome::error(E::RebalanceInProgress.code()));
-                m.sync_waiter = Some(tx);
+                m.respond_sync(SyncOutcome::error(E::RebalanceInProgress.code()), &mut self.out);
+                m.sync_waiter = Some(token);
                 if group.is_leader(member_id) {
                     let assignments: HashMap<&str, &Bytes> =
                         req.assignments.iter().map(|a| (a.member_id.as_str(), &a.assignment)).collect();
                     for m in group.members.iter_mut() {
                         m.assignment = assignments.get(m.id.as_str()).map(|b| (*b).clone()).unwrap_or_default();
                     }
-                    match self.persist_group(group) {
-                        Ok(()) => {
-                            group.state = GroupState::Stable;
-                            group.state_timestamp = self.now_ms();
-                            let (ptype, pname) = (group.protocol_type.clone(), group.protocol_name.clone());
-                            for m in group.members.iter_mut() {
-                                let assignment = m.assignment.clone();
-                                m.respond_sync(SyncOutcome {
-                                    error: 0,
-                                    protocol_type: ptype.clone(),
-                                    protocol_name: pname.clone(),
-                                    assignment,
-                                });
-                            }
-                        }
-                        Err(code) => {
-                            for m in group.members.iter_mut() {
-                                m.assignment = Bytes::new();
-                                m.respond_sync(SyncOutcome::error(code));
-                            }
-                            self.maybe_prepare_rebalance(group, now);
-                        }
-                    }
+                    let after = AfterAppend::Assignment { group: group.id.clone(), generation: group.generation };
+                    self.append(vec![group_record(group)], after);
                 }
-                Reply::Wait(rx)
+                None
             }
         }
     }
 
-    pub(super) fn do_heartbeat(&self, req: HeartbeatRequest, version: i16) -> HeartbeatResponse {
-        let mut r = HeartbeatResponse::default();
-        r.error_code = self.heartbeat_code(&req, version);
-        r
+    /// Once the leader's assignment is stored (or failed to be): the group turns Stable
+    /// and every waiting member gets its assignment, or they all rejoin.
+    pub(super) fn assignment_stored(&mut self, group: &mut Group, generation: i32, result: Result<(), i16>) {
+        if group.state != GroupState::CompletingRebalance || group.generation != generation {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                group.state = GroupState::Stable;
+                group.state_timestamp = self.now.wall_ms;
+                let (ptype, pname) = (group.protocol_type.clone(), group.protocol_name.clone());
+                for m in group.members.iter_mut() {
+                    let outcome = SyncOutcome {
+                        error: 0,
+                        protocol_type: ptype.clone(),
+                        protocol_name: pname.clone(),
+                        assignment: m.assignment.clone(),
+                    };
+                    m.respond_sync(outcome, &mut self.out);
+                }
+            }
+            Err(code) => {
+                for m in group.members.iter_mut() {
+                    m.assignment = Bytes::new();
+                    m.respond_sync(SyncOutcome::error(code), &mut self.out);
+                }
+                let now = self.now.instant;
+                self.maybe_prepare_rebalance(group, now);
+            }
+        }
     }
 
-    fn heartbeat_code(&self, req: &HeartbeatRequest, version: i16) -> i16 {
-        let now = Instant::now();
-        let mut inner = self.inner.lock();
+    /// Heartbeat: the error code of the answer.
+    pub(super) fn heartbeat(&mut self, inner: &mut Inner, req: &HeartbeatRequest, version: i16) -> i16 {
+        let now = self.now.instant;
         if inner.closed {
             return E::NotCoordinator.code();
         }
@@ -562,39 +556,14 @@ impl GroupCoordinator {
         }
     }
 
-    pub(super) fn do_leave(&self, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
-        let leaving: Vec<(String, Option<String>)> = if version < 3 {
-            vec![(req.member_id.to_string(), None)]
-        } else {
-            req.members.iter().map(|m| (m.member_id.to_string(), opt_instance(&m.group_instance_id))).collect()
-        };
-        let (top, codes) = self.leave_codes(req.group_id.as_str(), &leaving);
-        self.wake_timer();
-        let mut r = LeaveGroupResponse::default();
-        if version < 3 {
-            r.error_code = if top != 0 { top } else { codes.first().copied().unwrap_or(0) };
-        } else {
-            r.error_code = top;
-            if top == 0 {
-                r.members = leaving
-                    .into_iter()
-                    .zip(codes)
-                    .map(|((id, instance), code)| {
-                        let mut m = MemberResponse::default();
-                        m.member_id = StrBytes::from_string(id);
-                        m.group_instance_id = instance.map(StrBytes::from_string);
-                        m.error_code = code;
-                        m
-                    })
-                    .collect();
-            }
-        }
-        r
-    }
-
-    fn leave_codes(&self, gid: &str, leaving: &[(String, Option<String>)]) -> (i16, Vec<i16>) {
-        let now = Instant::now();
-        let mut inner = self.inner.lock();
+    /// LeaveGroup: the top-level error code and one code per leaving member.
+    pub(super) fn leave(
+        &mut self,
+        inner: &mut Inner,
+        gid: &str,
+        leaving: &[(String, Option<String>)],
+    ) -> (i16, Vec<i16>) {
+        let now = self.now.instant;
         if inner.closed {
             return (E::NotCoordinator.code(), Vec::new());
         }
@@ -631,7 +600,7 @@ impl GroupCoordinator {
     }
 
     /// Runs the due deadlines of one group.
-    pub(super) fn tick_group(&self, group: &mut Group, now: Instant) {
+    pub(super) fn tick_group(&mut self, group: &mut Group, now: Instant) {
         let expired: Vec<String> = group.pending.iter().filter(|(_, t)| **t <= now).map(|(id, _)| id.clone()).collect();
         if !expired.is_empty() {
             for id in &expired {
@@ -696,11 +665,11 @@ fn current_join_outcome(group: &Group, member_id: &str) -> JoinOutcome {
 }
 
 /// Removes a member without any state transition; its waiters get `code`.
-pub(super) fn remove_member_raw(group: &mut Group, id: &str, code: i16) {
+pub(super) fn remove_member_raw(group: &mut Group, id: &str, code: i16, out: &mut Outbox) {
     let Some(idx) = group.members.iter().position(|m| m.id == id) else { return };
     let mut m = group.members.remove(idx);
-    m.respond_join(JoinOutcome::error(code, id));
-    m.respond_sync(SyncOutcome::error(code));
+    m.respond_join(JoinOutcome::error(code, id), out);
+    m.respond_sync(SyncOutcome::error(code), out);
     if let Some(instance) = &m.instance_id {
         if group.static_members.get(instance).map(String::as_str) == Some(id) {
             group.static_members.remove(instance);
@@ -710,13 +679,4 @@ pub(super) fn remove_member_raw(group: &mut Group, id: &str, code: i16) {
     if group.leader.as_deref() == Some(id) {
         group.leader = group.members.first().map(|m| m.id.clone());
     }
-}
-
-/// The JoinGroup and SyncGroup futures must be `Send` (the broker spawns them).
-#[allow(dead_code)]
-fn assert_send(c: Arc<GroupCoordinator>) {
-    fn is_send<T: Send>(_: T) {}
-    let c2 = c.clone();
-    is_send(async move { c.join_group(JoinGroupRequest::default(), 5).await });
-    is_send(async move { c2.sync_group(SyncGroupRequest::default(), 5).await });
 }

@@ -5,45 +5,58 @@
 //! and offset storage (OffsetCommit, OffsetFetch, OffsetDelete), plus the admin
 //! requests ListGroups, DescribeGroups and DeleteGroups.
 //!
-//! State lives in memory behind one mutex (never held across an `.await`). Committed
-//! offsets and group metadata are appended to the `__consumer_offsets` partition log
-//! in Kafka's own record layout (see `codec.rs`), so the partition can be compacted
-//! by key; [`GroupCoordinator::open`] replays it. A background task (holding only a
+//! Groups are sharded by `__consumer_offsets` partition exactly like Kafka: group
+//! `g` lives in partition [`partition_for`]`(g, n)`. Each shard is a sans-I/O state
+//! machine (`shard.rs`) run by a driver (`driver.rs`) that owns the partition's log and
+//! appends outside the shard's lock. [`GroupCoordinator`] routes requests to the
+//! shards this broker has loaded ([`GroupCoordinator::load_shard`], on becoming the
+//! partition's leader) and refuses the others: NOT_COORDINATOR for a shard it does
+//! not lead, COORDINATOR_LOAD_IN_PROGRESS while one is replaying its log. Records
+//! use Kafka's own layout (see `codec.rs`). A background task (holding only a
 //! `Weak` reference) expires sessions and drives rebalance deadlines.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
+use kafka_protocol::error::ResponseError as E;
+use parking_lot::RwLock;
 use tokio::sync::Notify;
-use tokio::time::Instant;
-
-use kafka_protocol::messages::*;
 
 use crate::replica::Partition;
 use klog_storage::LogError;
 
 mod admin;
 mod codec;
+mod driver;
 mod journal;
 mod membership;
 mod offsets;
+mod requests;
+mod shard;
+#[cfg(test)]
+mod shard_tests;
+#[cfg(test)]
+mod sharding_tests;
 mod state;
 #[cfg(test)]
 mod tests;
 
 pub use state::GroupState;
 
+use driver::ShardDriver;
 use journal::{LogJournal, OffsetJournal};
 use klog_protocol::Clock;
-use state::Group;
+use shard::{GroupShard, Now};
 
 /// Tells whether a topic partition exists (OffsetCommit for unknown partitions fails).
 pub type PartitionExists = Arc<dyn Fn(&str, i32) -> bool + Send + Sync>;
 
-/// Coordinator settings (Kafka's `group.*` broker configs).
+/// Kafka's default `offsets.topic.num.partitions`.
+pub const DEFAULT_OFFSETS_PARTITIONS: i32 = 50;
+
+/// Coordinator settings (Kafka's `group.*` and `offsets.*` broker configs).
 #[derive(Debug, Clone)]
 pub struct GroupConfig {
     /// `group.initial.rebalance.delay.ms`: how long the first rebalance of an empty
@@ -59,6 +72,9 @@ pub struct GroupConfig {
     /// An Empty group without committed offsets is removed (with a tombstone) after
     /// staying so this long (Kafka does it in its periodic offsets cleanup).
     pub empty_group_retention_ms: u64,
+    /// `offsets.topic.num.partitions`: partitions of `__consumer_offsets` when it is
+    /// created. Fixed from then on (the count is in the metadata).
+    pub offsets_topic_partitions: i32,
 }
 
 impl Default for GroupConfig {
@@ -69,13 +85,24 @@ impl Default for GroupConfig {
             max_session_timeout_ms: 1_800_000,
             offset_metadata_max_bytes: 4096,
             empty_group_retention_ms: 600_000,
+            offsets_topic_partitions: DEFAULT_OFFSETS_PARTITIONS,
         }
     }
 }
 
-struct Inner {
-    groups: HashMap<String, Group>,
-    closed: bool,
+/// The `__consumer_offsets` partition of `group_id` among `partitions`, as Kafka
+/// computes it: `Utils.abs(groupId.hashCode) % partitions`, with Java's
+/// `String.hashCode` over UTF-16 code units and `Utils.abs(i32::MIN) == 0`.
+pub fn partition_for(group_id: &str, partitions: i32) -> i32 {
+    let hash = group_id.encode_utf16().fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(i32::from(unit)));
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
+}
+
+/// A shard this broker serves, or is loading.
+enum Slot {
+    Loading,
+    Active(Arc<ShardDriver>),
 }
 
 struct TimerShared {
@@ -84,41 +111,34 @@ struct TimerShared {
     started: AtomicBool,
 }
 
-/// Coordinates every consumer group of this broker and stores their committed offsets.
+/// Coordinates the consumer groups of the `__consumer_offsets` partitions this
+/// broker leads, and stores their committed offsets.
 pub struct GroupCoordinator {
-    inner: Mutex<Inner>,
-    journal: Box<dyn OffsetJournal>,
+    /// Partitions of `__consumer_offsets`: what [`partition_for`] divides by.
+    partitions: i32,
+    shards: RwLock<HashMap<i32, Slot>>,
     partition_exists: PartitionExists,
     config: GroupConfig,
     clock: Arc<dyn Clock>,
     timer: Arc<TimerShared>,
+    closed: AtomicBool,
 }
 
 /// Upper bound of one timer sleep (also bounds how long the task outlives a dropped coordinator).
 const MAX_TIMER_SLEEP: Duration = Duration::from_millis(500);
 
 impl GroupCoordinator {
-    /// Opens the coordinator; committed offsets and group metadata are persisted in
-    /// `partition` (of `__consumer_offsets`) and replayed from it here.
-    pub fn open(
-        partition: Arc<Partition>,
+    /// A coordinator for a `__consumer_offsets` topic of `partitions` partitions,
+    /// serving no shard until [`GroupCoordinator::load_shard`].
+    pub fn new(
+        partitions: i32,
         partition_exists: PartitionExists,
         config: GroupConfig,
         clock: Arc<dyn Clock>,
-    ) -> Result<Arc<Self>, LogError> {
-        Self::open_journal(Box::new(LogJournal { partition }), partition_exists, config, clock)
-    }
-
-    fn open_journal(
-        journal: Box<dyn OffsetJournal>,
-        partition_exists: PartitionExists,
-        config: GroupConfig,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Arc<Self>, LogError> {
-        let groups = offsets::replay(journal.as_ref(), clock.now_ms())?;
-        let c = Arc::new(GroupCoordinator {
-            inner: Mutex::new(Inner { groups, closed: false }),
-            journal,
+    ) -> Arc<Self> {
+        Arc::new(GroupCoordinator {
+            partitions: partitions.max(1),
+            shards: RwLock::new(HashMap::new()),
             partition_exists,
             config,
             clock,
@@ -127,109 +147,107 @@ impl GroupCoordinator {
                 stopped: AtomicBool::new(false),
                 started: AtomicBool::new(false),
             }),
-        });
-        c.ensure_timer();
-        Ok(c)
+            closed: AtomicBool::new(false),
+        })
     }
 
-    /// Wall-clock milliseconds since the epoch.
-    fn now_ms(&self) -> i64 {
-        self.clock.now_ms()
+    /// Partitions of `__consumer_offsets`.
+    pub fn partitions(&self) -> i32 {
+        self.partitions
     }
 
-    /// JoinGroup: waits until the rebalance completes (or the rebalance timeout).
-    pub async fn join_group(self: &Arc<Self>, req: JoinGroupRequest, version: i16) -> JoinGroupResponse {
-        self.join_group_from(req, version, "", "").await
+    /// The `__consumer_offsets` partition that holds `group_id`.
+    pub fn partition_of(&self, group_id: &str) -> i32 {
+        partition_for(group_id, self.partitions)
     }
 
-    /// JoinGroup with the client id (request header) and client host (peer address)
-    /// that Kafka records for each member (member ids are `{client_id}-{uuid}`;
-    /// DescribeGroups shows both).
-    pub async fn join_group_from(
-        self: &Arc<Self>,
-        req: JoinGroupRequest,
-        version: i16,
-        client_id: &str,
-        client_host: &str,
-    ) -> JoinGroupResponse {
-        self.ensure_timer();
-        self.do_join(req, version, client_id, client_host).await
+    /// Takes over `partition` (this broker became its leader): replays its log, then
+    /// serves its groups. Their requests get COORDINATOR_LOAD_IN_PROGRESS meanwhile.
+    pub fn load_shard(self: &Arc<Self>, partition: i32, log: Arc<Partition>) -> Result<(), LogError> {
+        self.load_journal(partition, Box::new(LogJournal { partition: log }))
     }
 
-    /// SyncGroup: the leader hands in assignments; followers wait for theirs.
-    pub async fn sync_group(self: &Arc<Self>, req: SyncGroupRequest, version: i16) -> SyncGroupResponse {
-        self.ensure_timer();
-        self.do_sync(req, version).await
-    }
-
-    /// Heartbeat.
-    pub fn heartbeat(self: &Arc<Self>, req: HeartbeatRequest, version: i16) -> HeartbeatResponse {
-        self.ensure_timer();
-        self.do_heartbeat(req, version)
-    }
-
-    /// LeaveGroup (single member before v3, batched members from v3).
-    pub fn leave_group(self: &Arc<Self>, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
-        self.ensure_timer();
-        self.do_leave(req, version)
-    }
-
-    /// OffsetCommit.
-    pub fn offset_commit(self: &Arc<Self>, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
-        self.ensure_timer();
-        self.do_offset_commit(req, version)
-    }
-
-    /// OffsetFetch (single group before v8, multiple groups from v8).
-    pub fn offset_fetch(self: &Arc<Self>, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-        self.ensure_timer();
-        self.do_offset_fetch(req, version)
-    }
-
-    /// ListGroups.
-    pub fn list_groups(self: &Arc<Self>, req: ListGroupsRequest, version: i16) -> ListGroupsResponse {
-        self.ensure_timer();
-        self.do_list_groups(req, version)
-    }
-
-    /// DescribeGroups.
-    pub fn describe_groups(self: &Arc<Self>, req: DescribeGroupsRequest, version: i16) -> DescribeGroupsResponse {
-        self.ensure_timer();
-        self.do_describe_groups(req, version)
-    }
-
-    /// DeleteGroups (only empty groups).
-    pub fn delete_groups(self: &Arc<Self>, req: DeleteGroupsRequest, version: i16) -> DeleteGroupsResponse {
-        self.ensure_timer();
-        self.do_delete_groups(req, version)
-    }
-
-    /// OffsetDelete.
-    pub fn offset_delete(self: &Arc<Self>, req: OffsetDeleteRequest, version: i16) -> OffsetDeleteResponse {
-        self.ensure_timer();
-        self.do_offset_delete(req, version)
-    }
-
-    /// Stops background timers. Pending JoinGroup/SyncGroup calls are answered with
-    /// NOT_COORDINATOR, and so is every later request.
-    pub fn shutdown(&self) {
-        self.timer.stopped.store(true, Ordering::SeqCst);
-        self.timer.notify.notify_one();
-        let mut inner = self.inner.lock();
-        inner.closed = true;
-        let code = kafka_protocol::error::ResponseError::NotCoordinator.code();
-        for g in inner.groups.values_mut() {
-            for m in g.members.iter_mut() {
-                let id = m.id.clone();
-                m.respond_join(state::JoinOutcome::error(code, &id));
-                m.respond_sync(state::SyncOutcome::error(code));
+    fn load_journal(self: &Arc<Self>, partition: i32, journal: Box<dyn OffsetJournal>) -> Result<(), LogError> {
+        let replaced = self.shards.write().insert(partition, Slot::Loading);
+        if let Some(Slot::Active(old)) = replaced {
+            old.step(GroupShard::unload);
+        }
+        let stored = match journal.replay() {
+            Ok(stored) => stored,
+            Err(e) => {
+                self.shards.write().remove(&partition);
+                return Err(e);
             }
+        };
+        let shard = GroupShard::load(stored, self.config.clone(), self.now());
+        let driver = ShardDriver::new(shard, journal, self.clock.clone());
+        let mut shards = self.shards.write();
+        if matches!(shards.get(&partition), Some(Slot::Loading)) {
+            shards.insert(partition, Slot::Active(driver));
+        }
+        drop(shards);
+        self.ensure_timer();
+        Ok(())
+    }
+
+    /// Gives up `partition` (leadership moved): its groups are dropped, waiting
+    /// JoinGroup/SyncGroup calls answered NOT_COORDINATOR, and so are later requests.
+    pub fn unload_shard(&self, partition: i32) {
+        let removed = self.shards.write().remove(&partition);
+        if let Some(Slot::Active(driver)) = removed {
+            driver.step(GroupShard::unload);
         }
     }
 
-    /// The state of a group, if it exists.
+    /// The shard serving `group_id`, or the code that refuses it.
+    fn route(&self, group_id: &str) -> Result<Arc<ShardDriver>, i16> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(E::NotCoordinator.code());
+        }
+        match self.shards.read().get(&self.partition_of(group_id)) {
+            Some(Slot::Active(driver)) => Ok(driver.clone()),
+            Some(Slot::Loading) => Err(E::CoordinatorLoadInProgress.code()),
+            None => Err(E::NotCoordinator.code()),
+        }
+    }
+
+    /// The (topic, partition) pairs among `requested` that do not exist.
+    fn missing<'a>(&self, requested: impl Iterator<Item = (&'a str, i32)>) -> shard::Missing {
+        requested.filter(|(t, p)| !(self.partition_exists)(t, *p)).map(|(t, p)| (t.to_owned(), p)).collect()
+    }
+
+    /// Every shard: loaded ones, and `None` for one still loading.
+    fn all_shards(&self) -> Vec<Option<Arc<ShardDriver>>> {
+        let shards = self.shards.read();
+        let mut slots: Vec<_> = shards.iter().collect();
+        slots.sort_by_key(|(partition, _)| **partition);
+        slots
+            .into_iter()
+            .map(|(_, slot)| match slot {
+                Slot::Active(driver) => Some(driver.clone()),
+                Slot::Loading => None,
+            })
+            .collect()
+    }
+
+    fn now(&self) -> Now {
+        Now { instant: Instant::now(), wall_ms: self.clock.now_ms() }
+    }
+
+    /// Stops background timers and every shard. Pending JoinGroup/SyncGroup calls
+    /// are answered with NOT_COORDINATOR, and so is every later request.
+    pub fn shutdown(&self) {
+        self.timer.stopped.store(true, Ordering::SeqCst);
+        self.timer.notify.notify_one();
+        self.closed.store(true, Ordering::Release);
+        for driver in self.all_shards().into_iter().flatten() {
+            driver.step(GroupShard::unload);
+        }
+    }
+
+    /// The state of a group, if it exists on a loaded shard.
     pub fn group_state(&self, group_id: &str) -> Option<GroupState> {
-        self.inner.lock().groups.get(group_id).map(|g| g.state)
+        self.route(group_id).ok()?.read(|shard| shard.group_state(group_id))
     }
 
     /// Starts the expiry task when called inside a tokio runtime (once).
@@ -248,39 +266,12 @@ impl GroupCoordinator {
         self.timer.notify.notify_one();
     }
 
-    /// Runs every due deadline; returns the next one.
+    /// Runs every due deadline of every shard; returns the next one.
     fn tick(&self) -> Option<Instant> {
-        let now = Instant::now();
-        let mut inner = self.inner.lock();
-        if inner.closed {
+        if self.closed.load(Ordering::Acquire) {
             return None;
         }
-        let mut next: Option<Instant> = None;
-        let wall = self.now_ms();
-        let retention = self.config.empty_group_retention_ms.min(i64::MAX as u64) as i64;
-        let mut idle = Vec::new();
-        for group in inner.groups.values_mut() {
-            self.tick_group(group, now);
-            if let Some(t) = group.next_deadline() {
-                next = Some(next.map_or(t, |n| n.min(t)));
-            }
-            if group.state == GroupState::Empty
-                && group.members.is_empty()
-                && group.pending.is_empty()
-                && group.offsets.is_empty()
-                && wall.saturating_sub(group.state_timestamp) >= retention
-            {
-                idle.push(group.id.clone());
-            }
-        }
-        for id in idle {
-            // Only groups that reached a generation have metadata in the log.
-            let persisted = inner.groups.get(&id).is_some_and(|g| g.generation > 0);
-            if !persisted || self.persist(&[(codec::group_key(&id), None)]).is_ok() {
-                inner.groups.remove(&id);
-            }
-        }
-        next
+        self.all_shards().into_iter().flatten().filter_map(|driver| driver.step(GroupShard::tick)).min()
     }
 }
 
@@ -293,9 +284,12 @@ async fn timer_loop(weak: Weak<GroupCoordinator>, shared: Arc<TimerShared>) {
             Some(c) => c.tick(),
             None => break,
         };
-        let now = Instant::now();
-        let until =
-            next.map_or(now + MAX_TIMER_SLEEP, |t| t.min(now + MAX_TIMER_SLEEP)).max(now + Duration::from_millis(1));
+        let now = tokio::time::Instant::now();
+        let until = match next {
+            Some(t) => now + t.saturating_duration_since(Instant::now()).min(MAX_TIMER_SLEEP),
+            None => now + MAX_TIMER_SLEEP,
+        }
+        .max(now + Duration::from_millis(1));
         tokio::select! {
             _ = tokio::time::sleep_until(until) => {}
             _ = shared.notify.notified() => {}

@@ -4,33 +4,21 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
-use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::offset_delete_response::{OffsetDeleteResponsePartition, OffsetDeleteResponseTopic};
-use kafka_protocol::messages::offset_fetch_response::{
-    OffsetFetchResponseGroup, OffsetFetchResponsePartition, OffsetFetchResponsePartitions, OffsetFetchResponseTopic,
-    OffsetFetchResponseTopics,
-};
+use kafka_protocol::messages::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use tokio::time::Instant;
 
 use super::codec::{self, GroupValue, LogKey, MemberValue, OffsetValue};
-use super::journal::OffsetJournal;
+use super::ms;
+use super::shard::{AfterAppend, Core, Inner, LogRecord, Missing, Now, Reply, Token};
 use super::state::{Group, GroupState, Member};
-use super::{ms, GroupCoordinator};
-use klog_storage::LogError;
 
-/// Maps a storage failure to the error code Kafka's coordinator answers.
-pub(super) fn storage_error_code(e: &LogError) -> i16 {
-    match e {
-        LogError::MessageTooLarge { .. } => E::InvalidCommitOffsetSize.code(),
-        LogError::Io(_) | LogError::Poisoned => E::CoordinatorNotAvailable.code(),
-        _ => E::UnknownServerError.code(),
-    }
-}
+/// One validated offset of an OffsetCommit: its key, value and index in the answer.
+pub(super) type PendingOffset = ((String, i32), OffsetValue, usize);
 
 /// The group metadata record of `group`.
-fn group_record(group: &Group) -> (Bytes, Option<Bytes>) {
+pub(super) fn group_record(group: &Group) -> (Bytes, Option<Bytes>) {
     let protocol = group.protocol_name.clone().unwrap_or_default();
     let value = GroupValue {
         protocol_type: group.protocol_type.clone().unwrap_or_default(),
@@ -56,60 +44,37 @@ fn group_record(group: &Group) -> (Bytes, Option<Bytes>) {
     (codec::group_key(&group.id), Some(codec::group_value(&value)))
 }
 
-impl GroupCoordinator {
-    /// Appends records as one batch; the error is a Kafka error code.
-    pub(super) fn persist(&self, entries: &[(Bytes, Option<Bytes>)]) -> Result<(), i16> {
-        if entries.is_empty() {
-            return Ok(());
+impl Core {
+    /// OffsetCommit: validates, then appends the offsets; `token` gets one error code
+    /// per requested partition (in request order) once they are in the log.
+    pub(super) fn offset_commit(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &OffsetCommitRequest,
+        version: i16,
+        missing: &Missing,
+    ) {
+        match self.validate_commit(inner, token, req, version, missing) {
+            Err(codes) => self.out.reply(token, Reply::Codes(codes)),
+            Ok((records, after)) if records.is_empty() => self.complete(inner, after, Ok(())),
+            Ok((records, after)) => self.append(records, after),
         }
-        let now = self.now_ms();
-        let batch = codec::encode_batch(entries, now).map_err(|e| {
-            tracing::error!("cannot encode offsets batch: {e}");
-            E::UnknownServerError.code()
-        })?;
-        self.journal.append(batch, now).map_err(|e| {
-            tracing::warn!("cannot append to the offsets log: {e}");
-            storage_error_code(&e)
-        })
     }
 
-    /// Persists the group's metadata (generation, members, assignments).
-    pub(super) fn persist_group(&self, group: &Group) -> Result<(), i16> {
-        self.persist(&[group_record(group)])
-    }
-
-    pub(super) fn do_offset_commit(&self, req: OffsetCommitRequest, version: i16) -> OffsetCommitResponse {
-        let codes = self.commit_codes(&req, version);
-        let mut r = OffsetCommitResponse::default();
-        let mut codes = codes.into_iter();
-        r.topics = req
-            .topics
-            .iter()
-            .map(|t| {
-                let mut rt = OffsetCommitResponseTopic::default();
-                rt.name = t.name.clone();
-                rt.partitions = t
-                    .partitions
-                    .iter()
-                    .map(|p| {
-                        let mut rp = OffsetCommitResponsePartition::default();
-                        rp.partition_index = p.partition_index;
-                        rp.error_code = codes.next().unwrap_or(0);
-                        rp
-                    })
-                    .collect();
-                rt
-            })
-            .collect();
-        r
-    }
-
-    /// One error code per requested partition, in request order.
-    fn commit_codes(&self, req: &OffsetCommitRequest, version: i16) -> Vec<i16> {
+    /// The records of a valid commit and what to do once they are stored, or one
+    /// error code per requested partition.
+    fn validate_commit(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &OffsetCommitRequest,
+        version: i16,
+        missing: &Missing,
+    ) -> Result<(Vec<LogRecord>, AfterAppend), Vec<i16>> {
         let count: usize = req.topics.iter().map(|t| t.partitions.len()).sum();
-        let all = |code: i16| vec![code; count];
-        let now = Instant::now();
-        let mut inner = self.inner.lock();
+        let all = |code: i16| Err(vec![code; count]);
+        let now = self.now.instant;
         if inner.closed {
             return all(E::NotCoordinator.code());
         }
@@ -125,7 +90,7 @@ impl GroupCoordinator {
             false
         } else if generation < 0 {
             // Not using group management: the commit creates an Empty group (as Kafka).
-            inner.groups.insert(gid.to_owned(), Group::new(gid, self.now_ms()));
+            inner.groups.insert(gid.to_owned(), Group::new(gid, self.now.wall_ms));
             true
         } else {
             return all(E::IllegalGeneration.code());
@@ -149,13 +114,13 @@ impl GroupCoordinator {
             m.session_deadline = now + ms(m.session_timeout_ms as i64);
         }
 
-        let commit_ts = self.now_ms();
+        let commit_ts = self.now.wall_ms;
         let mut codes = Vec::with_capacity(count);
         let mut records = Vec::new();
         let mut values = Vec::new();
         for t in &req.topics {
             for p in &t.partitions {
-                let code = if !(self.partition_exists)(t.name.as_str(), p.partition_index) {
+                let code = if missing.contains(&(t.name.to_string(), p.partition_index)) {
                     E::UnknownTopicOrPartition.code()
                 } else if p.committed_metadata.as_ref().is_some_and(|m| m.len() > self.config.offset_metadata_max_bytes)
                 {
@@ -177,8 +142,26 @@ impl GroupCoordinator {
                 codes.push(code);
             }
         }
-        match self.persist(&records) {
+        Ok((records, AfterAppend::Commit { token, group: gid.to_owned(), values, codes, created }))
+    }
+
+    /// Once a commit's records are stored (or failed to be): applies the offsets in
+    /// log order, or changes nothing; the answer's codes.
+    pub(super) fn offsets_stored(
+        inner: &mut Inner,
+        now: &Now,
+        group_id: &str,
+        values: Vec<PendingOffset>,
+        mut codes: Vec<i16>,
+        created: bool,
+        result: Result<(), i16>,
+    ) -> Vec<i16> {
+        match result {
             Ok(()) => {
+                // The records are in the log: replay would restore them even if the
+                // group was deleted meanwhile, so memory follows the log.
+                let group =
+                    inner.groups.entry(group_id.to_owned()).or_insert_with(|| Group::new(group_id, now.wall_ms));
                 for (key, value, _) in values {
                     group.offsets.insert(key, value);
                 }
@@ -187,95 +170,37 @@ impl GroupCoordinator {
                 for (_, _, i) in values {
                     codes[i] = code;
                 }
-                if created && group.offsets.is_empty() {
-                    inner.groups.remove(gid);
+                let unused = inner.groups.get(group_id).is_some_and(|g| g.offsets.is_empty() && g.members.is_empty());
+                if created && unused {
+                    inner.groups.remove(group_id);
                 }
             }
         }
         codes
     }
 
-    pub(super) fn do_offset_fetch(&self, req: OffsetFetchRequest, version: i16) -> OffsetFetchResponse {
-        let inner = self.inner.lock();
-        let mut r = OffsetFetchResponse::default();
-        if version < 8 {
-            let topics: Option<Vec<(String, Vec<i32>)>> = req
-                .topics
-                .as_ref()
-                .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect());
-            if inner.closed {
-                r.error_code = if version >= 2 { E::NotCoordinator.code() } else { 0 };
-                if version < 2 {
-                    // v0-1 carry errors per partition only.
-                    r.topics = fetch_topics(None, &topics, version, E::NotCoordinator.code());
-                }
-                return r;
-            }
-            let group = inner.groups.get(req.group_id.as_str());
-            r.topics = fetch_topics(group, &topics, version, 0);
-        } else {
-            r.groups = req
-                .groups
-                .iter()
-                .map(|g| {
-                    let mut rg = OffsetFetchResponseGroup::default();
-                    rg.group_id = g.group_id.clone();
-                    if inner.closed {
-                        rg.error_code = E::NotCoordinator.code();
-                        return rg;
-                    }
-                    let topics: Option<Vec<(String, Vec<i32>)>> = g
-                        .topics
-                        .as_ref()
-                        .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect());
-                    let group = inner.groups.get(g.group_id.as_str());
-                    rg.topics = fetch_topics(group, &topics, version, 0)
-                        .into_iter()
-                        .map(|t| {
-                            let mut rt = OffsetFetchResponseTopics::default();
-                            rt.name = t.name;
-                            rt.partitions = t
-                                .partitions
-                                .into_iter()
-                                .map(|p| {
-                                    let mut rp = OffsetFetchResponsePartitions::default();
-                                    rp.partition_index = p.partition_index;
-                                    rp.committed_offset = p.committed_offset;
-                                    rp.committed_leader_epoch = p.committed_leader_epoch;
-                                    rp.metadata = p.metadata;
-                                    rp.error_code = p.error_code;
-                                    rp
-                                })
-                                .collect();
-                            rt
-                        })
-                        .collect();
-                    rg
-                })
-                .collect();
-        }
-        r
-    }
-
-    pub(super) fn do_offset_delete(&self, req: OffsetDeleteRequest, _version: i16) -> OffsetDeleteResponse {
-        let mut r = OffsetDeleteResponse::default();
-        let mut inner = self.inner.lock();
+    /// OffsetDelete: `token` gets the answer once the tombstones are in the log.
+    pub(super) fn offset_delete(
+        &mut self,
+        inner: &mut Inner,
+        token: Token,
+        req: &OffsetDeleteRequest,
+        missing: &Missing,
+    ) {
         let gid = req.group_id.as_str();
-        if inner.closed {
-            r.error_code = E::NotCoordinator.code();
-            return r;
-        }
-        let Some(group) = inner.groups.get_mut(gid) else {
-            r.error_code = E::GroupIdNotFound.code();
-            return r;
+        let refuse = |code: i16| {
+            let mut r = OffsetDeleteResponse::default();
+            r.error_code = code;
+            Reply::OffsetDelete(r)
         };
-        if group.state == GroupState::Dead {
-            r.error_code = E::GroupIdNotFound.code();
-            return r;
+        if inner.closed {
+            return self.out.reply(token, refuse(E::NotCoordinator.code()));
         }
+        let Some(group) = inner.groups.get_mut(gid).filter(|g| g.state != GroupState::Dead) else {
+            return self.out.reply(token, refuse(E::GroupIdNotFound.code()));
+        };
         if group.state != GroupState::Empty && group.protocol_type.as_deref() != Some("consumer") {
-            r.error_code = E::NonEmptyGroup.code();
-            return r;
+            return self.out.reply(token, refuse(E::NonEmptyGroup.code()));
         }
         let subscribed = group.subscribed_topics();
         let is_subscribed = |topic: &str| subscribed.as_ref().is_none_or(|s| s.contains(topic));
@@ -288,7 +213,7 @@ impl GroupCoordinator {
             for p in &t.partitions {
                 let mut rp = OffsetDeleteResponsePartition::default();
                 rp.partition_index = p.partition_index;
-                rp.error_code = if !(self.partition_exists)(t.name.as_str(), p.partition_index) {
+                rp.error_code = if missing.contains(&(t.name.to_string(), p.partition_index)) {
                     E::UnknownTopicOrPartition.code()
                 } else if is_subscribed(t.name.as_str()) {
                     E::GroupSubscribedToTopic.code()
@@ -304,20 +229,19 @@ impl GroupCoordinator {
             }
             topics.push(rt);
         }
-        if let Err(code) = self.persist(&records) {
-            r.error_code = code;
-            return r;
+        let mut response = OffsetDeleteResponse::default();
+        response.topics = topics;
+        let after = AfterAppend::OffsetDelete { token, group: gid.to_owned(), deleted, response };
+        if records.is_empty() {
+            self.complete(inner, after, Ok(()));
+        } else {
+            self.append(records, after);
         }
-        for key in deleted {
-            group.offsets.remove(&key);
-        }
-        r.topics = topics;
-        r
     }
 }
 
 /// The v1-7 topic list of an OffsetFetch answer (also converted for v8+).
-fn fetch_topics(
+pub(super) fn fetch_topics(
     group: Option<&Group>,
     topics: &Option<Vec<(String, Vec<i32>)>>,
     version: i16,
@@ -373,12 +297,12 @@ fn fetch_topics(
     }
 }
 
-/// Rebuilds groups and offsets from the journal.
-pub(super) fn replay(journal: &dyn OffsetJournal, now_wall: i64) -> Result<HashMap<String, Group>, LogError> {
+/// Rebuilds groups and offsets from the stored batches of a shard, in log order.
+pub(super) fn replay(stored: Vec<Bytes>, now: &Now) -> HashMap<String, Group> {
+    let now_wall = now.wall_ms;
     let mut groups: HashMap<String, Group> = HashMap::new();
     let mut metadata: HashMap<String, GroupValue> = HashMap::new();
-    let batches =
-        journal.replay()?.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
+    let batches = stored.into_iter().flat_map(|chunk| codec::split_batches(chunk).into_iter().map(|(b, _)| b));
     for batch in batches {
         for (key, value) in codec::decode_batch(&batch) {
             match codec::decode_key(&key) {
@@ -414,7 +338,7 @@ pub(super) fn replay(journal: &dyn OffsetJournal, now_wall: i64) -> Result<HashM
             }
         }
     }
-    let now = Instant::now();
+    let now = now.instant;
     for (id, v) in metadata {
         let g = groups.entry(id.clone()).or_insert_with(|| Group::new(&id, now_wall));
         g.protocol_type = if v.protocol_type.is_empty() { None } else { Some(v.protocol_type.clone()) };
@@ -442,5 +366,5 @@ pub(super) fn replay(journal: &dyn OffsetJournal, now_wall: i64) -> Result<HashM
         g.leader = v.leader.filter(|l| g.has(l)).or_else(|| g.members.first().map(|m| m.id.clone()));
         g.state = if g.members.is_empty() { GroupState::Empty } else { GroupState::Stable };
     }
-    Ok(groups)
+    groups
 }

@@ -3,10 +3,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use bytes::Bytes;
-use tokio::sync::oneshot;
-use tokio::time::Instant;
+use std::time::Instant;
 
 use super::codec::OffsetValue;
+use super::shard::{Outbox, Reply, Token};
 
 /// The state of a classic group, as Kafka names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,8 +80,10 @@ pub(crate) struct Member {
     /// (name, metadata) in the member's order of preference.
     pub protocols: Vec<(String, Bytes)>,
     pub assignment: Bytes,
-    pub join_waiter: Option<oneshot::Sender<JoinOutcome>>,
-    pub sync_waiter: Option<oneshot::Sender<SyncOutcome>>,
+    /// The JoinGroup request waiting for the rebalance to complete.
+    pub join_waiter: Option<Token>,
+    /// The SyncGroup request waiting for the leader's assignment.
+    pub sync_waiter: Option<Token>,
     pub session_deadline: Instant,
 }
 
@@ -96,14 +98,16 @@ impl Member {
     pub fn kept_alive(&self) -> bool {
         self.join_waiter.is_some() || self.sync_waiter.is_some()
     }
-    pub fn respond_join(&mut self, outcome: JoinOutcome) {
-        if let Some(tx) = self.join_waiter.take() {
-            let _ = tx.send(outcome);
+    /// Answers the waiting JoinGroup, if any.
+    pub fn respond_join(&mut self, outcome: JoinOutcome, out: &mut Outbox) {
+        if let Some(token) = self.join_waiter.take() {
+            out.reply(token, Reply::Join(outcome));
         }
     }
-    pub fn respond_sync(&mut self, outcome: SyncOutcome) {
-        if let Some(tx) = self.sync_waiter.take() {
-            let _ = tx.send(outcome);
+    /// Answers the waiting SyncGroup, if any.
+    pub fn respond_sync(&mut self, outcome: SyncOutcome, out: &mut Outbox) {
+        if let Some(token) = self.sync_waiter.take() {
+            out.reply(token, Reply::Sync(outcome));
         }
     }
 }
@@ -233,6 +237,11 @@ impl Group {
             }
         }
         Some(candidates[best].to_owned())
+    }
+
+    /// Empty, with nothing pending and no committed offsets (removed after a while).
+    pub fn is_idle(&self) -> bool {
+        self.state == GroupState::Empty && self.members.is_empty() && self.pending.is_empty() && self.offsets.is_empty()
     }
 
     pub fn all_members_joined(&self) -> bool {

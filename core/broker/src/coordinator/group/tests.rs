@@ -42,8 +42,14 @@ fn exists() -> PartitionExists {
 }
 
 fn open(journal: &MemJournal, initial_delay_ms: u64) -> Arc<GroupCoordinator> {
-    GroupCoordinator::open_journal(Box::new(journal.clone()), exists(), config(initial_delay_ms), Arc::new(SystemClock))
-        .unwrap()
+    open_with(journal, config(initial_delay_ms))
+}
+
+/// A coordinator of one `__consumer_offsets` partition over `journal`.
+fn open_with(journal: &MemJournal, config: GroupConfig) -> Arc<GroupCoordinator> {
+    let c = GroupCoordinator::new(1, exists(), config, Arc::new(SystemClock));
+    c.load_journal(0, Box::new(journal.clone())).unwrap();
+    c
 }
 
 /// Consumer-protocol subscription metadata for `topics`.
@@ -149,7 +155,7 @@ fn heartbeat(c: &Arc<GroupCoordinator>, group: &str, generation: i32, member: &s
     c.heartbeat(r, 4).error_code
 }
 
-fn commit(
+async fn commit(
     c: &Arc<GroupCoordinator>,
     group: &str,
     generation: i32,
@@ -171,7 +177,7 @@ fn commit(
         t.partitions.push(p);
         r.topics.push(t);
     }
-    let resp = c.offset_commit(r, 8);
+    let resp = c.offset_commit(r, 8).await;
     resp.topics.iter().flat_map(|t| t.partitions.iter().map(|p| p.error_code)).collect()
 }
 
@@ -503,15 +509,15 @@ async fn commit_and_fetch_offsets() {
     let j = join(&c, &Join::new("g", ""), 3).await;
     let id = j.member_id.to_string();
     sync(&c, "g", 1, &id, &[]).await;
-    assert_eq!(commit(&c, "g", 1, &id, &[("t", 0, 42), ("t", 1, 7), ("missing", 0, 1)]), vec![0, 0, 3]);
+    assert_eq!(commit(&c, "g", 1, &id, &[("t", 0, 42), ("t", 1, 7), ("missing", 0, 1)]).await, vec![0, 0, 3]);
     assert_eq!(fetch_one(&c, "g", "t", 0), (42, 3, "meta".into(), 0));
     assert_eq!(fetch_one(&c, "g", "t", 5), (-1, -1, "".into(), 0));
     assert_eq!(fetch_one(&c, "nogroup", "t", 0), (-1, -1, "".into(), 0));
     // Errors: wrong generation, unknown member, unknown group with a generation.
-    assert_eq!(commit(&c, "g", 7, &id, &[("t", 0, 1)]), vec![E::IllegalGeneration.code()]);
-    assert_eq!(commit(&c, "g", 1, "ghost", &[("t", 0, 1)]), vec![E::UnknownMemberId.code()]);
-    assert_eq!(commit(&c, "g", -1, "", &[("t", 0, 1)]), vec![E::UnknownMemberId.code()]);
-    assert_eq!(commit(&c, "nogroup", 3, "x", &[("t", 0, 1)]), vec![E::IllegalGeneration.code()]);
+    assert_eq!(commit(&c, "g", 7, &id, &[("t", 0, 1)]).await, vec![E::IllegalGeneration.code()]);
+    assert_eq!(commit(&c, "g", 1, "ghost", &[("t", 0, 1)]).await, vec![E::UnknownMemberId.code()]);
+    assert_eq!(commit(&c, "g", -1, "", &[("t", 0, 1)]).await, vec![E::UnknownMemberId.code()]);
+    assert_eq!(commit(&c, "nogroup", 3, "x", &[("t", 0, 1)]).await, vec![E::IllegalGeneration.code()]);
     // All partitions (topics = null, v2+).
     let mut r = OffsetFetchRequest::default();
     r.group_id = s("g").into();
@@ -527,7 +533,7 @@ async fn commit_and_fetch_offsets() {
 #[tokio::test]
 async fn standalone_commit_creates_empty_group() {
     let c = open(&MemJournal::default(), 0);
-    assert_eq!(commit(&c, "solo", -1, "", &[("t", 2, 100)]), vec![0]);
+    assert_eq!(commit(&c, "solo", -1, "", &[("t", 2, 100)]).await, vec![0]);
     assert_eq!(c.group_state("solo"), Some(GroupState::Empty));
     assert_eq!(fetch_one(&c, "solo", "t", 2).0, 100);
     let mut r = ListGroupsRequest::default();
@@ -545,8 +551,8 @@ async fn standalone_commit_creates_empty_group() {
 #[tokio::test]
 async fn multi_group_fetch_v8() {
     let c = open(&MemJournal::default(), 0);
-    assert_eq!(commit(&c, "g1", -1, "", &[("t", 0, 10)]), vec![0]);
-    assert_eq!(commit(&c, "g2", -1, "", &[("t", 0, 20), ("u", 1, 21)]), vec![0, 0]);
+    assert_eq!(commit(&c, "g1", -1, "", &[("t", 0, 10)]).await, vec![0]);
+    assert_eq!(commit(&c, "g2", -1, "", &[("t", 0, 20), ("u", 1, 21)]).await, vec![0, 0]);
     let mut r = OffsetFetchRequest::default();
     let mut g1 = OffsetFetchRequestGroup::default();
     g1.group_id = s("g1").into();
@@ -588,9 +594,9 @@ async fn offsets_and_groups_survive_reopen() {
     let a = join(&c, &j, 5).await;
     let id = a.member_id.to_string();
     sync(&c, "g", a.generation_id, &id, &[(&id, b"A")]).await;
-    assert_eq!(commit(&c, "g", a.generation_id, &id, &[("t", 0, 5), ("t", 1, 6)]), vec![0, 0]);
-    assert_eq!(commit(&c, "g", a.generation_id, &id, &[("t", 0, 9)]), vec![0]);
-    assert_eq!(commit(&c, "solo", -1, "", &[("u", 0, 1)]), vec![0]);
+    assert_eq!(commit(&c, "g", a.generation_id, &id, &[("t", 0, 5), ("t", 1, 6)]).await, vec![0, 0]);
+    assert_eq!(commit(&c, "g", a.generation_id, &id, &[("t", 0, 9)]).await, vec![0]);
+    assert_eq!(commit(&c, "solo", -1, "", &[("u", 0, 1)]).await, vec![0]);
     c.shutdown();
     drop(c);
 
@@ -615,10 +621,10 @@ async fn delete_groups() {
     let c = open(&journal, 0);
     let j = join(&c, &Join::new("busy", ""), 3).await;
     assert_eq!(j.error_code, 0);
-    assert_eq!(commit(&c, "idle", -1, "", &[("t", 0, 5)]), vec![0]);
+    assert_eq!(commit(&c, "idle", -1, "", &[("t", 0, 5)]).await, vec![0]);
     let mut r = DeleteGroupsRequest::default();
     r.groups_names = vec![s("busy").into(), s("idle").into(), s("none").into()];
-    let resp = c.delete_groups(r, 2);
+    let resp = c.delete_groups(r, 2).await;
     let codes: Vec<i16> = resp.results.iter().map(|r| r.error_code).collect();
     assert_eq!(codes, vec![E::NonEmptyGroup.code(), 0, E::GroupIdNotFound.code()]);
     assert_eq!(c.group_state("idle"), None);
@@ -642,7 +648,7 @@ async fn illegal_generation_and_unknown_member() {
     assert_eq!(sync(&c, "g", 1, "ghost", &[]).await.error_code, E::UnknownMemberId.code());
     assert_eq!(sync(&c, "nogroup", 1, &id, &[]).await.error_code, E::UnknownMemberId.code());
     // Commit while CompletingRebalance.
-    assert_eq!(commit(&c, "g", 1, &id, &[("t", 0, 1)]), vec![E::RebalanceInProgress.code()]);
+    assert_eq!(commit(&c, "g", 1, &id, &[("t", 0, 1)]).await, vec![E::RebalanceInProgress.code()]);
     // Heartbeat while CompletingRebalance is fine.
     assert_eq!(heartbeat(&c, "g", 1, &id, None), 0);
     sync(&c, "g", 1, &id, &[]).await;
@@ -670,7 +676,7 @@ async fn offset_delete_respects_subscriptions() {
     let j = join(&c, &Join::new("g", ""), 3).await;
     let id = j.member_id.to_string();
     sync(&c, "g", 1, &id, &[]).await;
-    assert_eq!(commit(&c, "g", 1, &id, &[("t", 0, 1), ("u", 0, 2)]), vec![0, 0]);
+    assert_eq!(commit(&c, "g", 1, &id, &[("t", 0, 1), ("u", 0, 2)]).await, vec![0, 0]);
     let mut r = OffsetDeleteRequest::default();
     r.group_id = s("g").into();
     for topic in ["t", "u"] {
@@ -681,7 +687,7 @@ async fn offset_delete_respects_subscriptions() {
         t.partitions.push(p);
         r.topics.push(t);
     }
-    let resp = c.offset_delete(r.clone(), 0);
+    let resp = c.offset_delete(r.clone(), 0).await;
     assert_eq!(resp.error_code, 0);
     let codes: Vec<i16> = resp.topics.iter().map(|t| t.partitions[0].error_code).collect();
     assert_eq!(codes, vec![E::GroupSubscribedToTopic.code(), 0]);
@@ -689,12 +695,12 @@ async fn offset_delete_respects_subscriptions() {
     assert_eq!(fetch_one(&c, "g", "u", 0).0, -1);
     // Once the group is empty everything can be deleted.
     assert_eq!(leave(&c, "g", &id), 0);
-    let resp = c.offset_delete(r, 0);
+    let resp = c.offset_delete(r, 0).await;
     assert!(resp.topics.iter().all(|t| t.partitions[0].error_code == 0));
     assert_eq!(fetch_one(&c, "g", "t", 0).0, -1);
     let mut r = OffsetDeleteRequest::default();
     r.group_id = s("none").into();
-    assert_eq!(c.offset_delete(r, 0).error_code, E::GroupIdNotFound.code());
+    assert_eq!(c.offset_delete(r, 0).await.error_code, E::GroupIdNotFound.code());
     c.shutdown();
 }
 
@@ -731,13 +737,7 @@ async fn shutdown_answers_waiters_and_later_requests() {
 #[tokio::test]
 async fn idle_empty_groups_are_removed() {
     let journal = MemJournal::default();
-    let c = GroupCoordinator::open_journal(
-        Box::new(journal.clone()),
-        exists(),
-        GroupConfig { empty_group_retention_ms: 50, ..config(0) },
-        Arc::new(SystemClock),
-    )
-    .unwrap();
+    let c = open_with(&journal, GroupConfig { empty_group_retention_ms: 50, ..config(0) });
     // A MEMBER_ID_REQUIRED handshake that is never completed.
     let mut j = Join::new("abandoned", "");
     j.session_ms = 30;
@@ -746,7 +746,7 @@ async fn idle_empty_groups_are_removed() {
     let r = join(&c, &Join::new("left", ""), 3).await;
     assert_eq!(leave(&c, "left", &r.member_id), 0);
     // A group with offsets is kept.
-    assert_eq!(commit(&c, "kept", -1, "", &[("t", 0, 1)]), vec![0]);
+    assert_eq!(commit(&c, "kept", -1, "", &[("t", 0, 1)]).await, vec![0]);
     let deadline = Instant::now() + Duration::from_secs(3);
     while c.group_state("abandoned").is_some() || c.group_state("left").is_some() {
         assert!(Instant::now() < deadline, "idle groups were not removed");
@@ -794,7 +794,7 @@ async fn odd_inputs_are_answered_not_panicked() {
     m.group_instance_id = Some(s("nobody"));
     lr.members.push(m);
     assert_eq!(c.leave_group(lr, 4).members[0].error_code, E::UnknownMemberId.code());
-    assert_eq!(commit(&c, "g", r.generation_id, &id, &[("t", -1, 5), ("t", 0, -7)]), vec![3, 0]);
+    assert_eq!(commit(&c, "g", r.generation_id, &id, &[("t", -1, 5), ("t", 0, -7)]).await, vec![3, 0]);
     let mut long = OffsetCommitRequest::default();
     long.group_id = s("g").into();
     long.generation_id_or_member_epoch = r.generation_id;
@@ -805,12 +805,12 @@ async fn odd_inputs_are_answered_not_panicked() {
     t.name = s("t").into();
     t.partitions.push(p);
     long.topics.push(t);
-    assert_eq!(c.offset_commit(long, 8).topics[0].partitions[0].error_code, E::OffsetMetadataTooLarge.code());
+    assert_eq!(c.offset_commit(long, 8).await.topics[0].partitions[0].error_code, E::OffsetMetadataTooLarge.code());
     assert!(c.offset_fetch(OffsetFetchRequest::default(), 8).groups.is_empty());
     assert!(c.describe_groups(DescribeGroupsRequest::default(), 5).groups.is_empty());
     let mut od = OffsetDeleteRequest::default();
     od.group_id = s("g").into();
-    assert_eq!(c.offset_delete(od, 0).error_code, 0);
+    assert_eq!(c.offset_delete(od, 0).await.error_code, 0);
     c.shutdown();
 }
 
@@ -819,7 +819,7 @@ async fn odd_inputs_are_answered_not_panicked() {
 async fn responses_encode_at_all_versions() {
     let c = open(&MemJournal::default(), 0);
     let (generation, a, b) = stable_pair(&c, "g", 10_000).await;
-    assert_eq!(commit(&c, "g", generation, &a, &[("t", 0, 1)]), vec![0]);
+    assert_eq!(commit(&c, "g", generation, &a, &[("t", 0, 1)]).await, vec![0]);
     fn enc<T: Encodable>(v: &T, version: i16) {
         let mut buf = BytesMut::new();
         v.encode(&mut buf, version).unwrap_or_else(|e| panic!("v{version}: {e}"));
@@ -861,12 +861,12 @@ async fn responses_encode_at_all_versions() {
         r.group_id = s("g").into();
         r.generation_id_or_member_epoch = generation;
         r.member_id = s(&a);
-        enc(&c.offset_commit(r, v), v);
+        enc(&c.offset_commit(r, v).await, v);
     }
     for v in 0..=2 {
         let mut r = DeleteGroupsRequest::default();
         r.groups_names = vec![s("nogroup").into()];
-        enc(&c.delete_groups(r, v), v);
+        enc(&c.delete_groups(r, v).await, v);
     }
     c.shutdown();
 }
