@@ -141,26 +141,69 @@ impl LogManager {
 
     /// Creates (or opens, if present) a partition log.
     pub fn create(&self, topic: &str, partition: i32, config: LogConfig) -> Result<Arc<PartitionLog>, LogError> {
-        let key = (topic.to_string(), partition);
-        if let Some(l) = self.logs.read().get(&key) {
-            return Ok(l.clone());
+        let mut logs = self.create_partitions(topic, &[partition], config)?;
+        Ok(logs.remove(0))
+    }
+
+    /// Creates (or returns the existing) logs of `partitions` of `topic`, all or
+    /// none: new logs open in parallel without holding the manager's lock, their
+    /// parent directory is synced once, and if any fails the ones just made are
+    /// closed and removed before the first error is returned.
+    pub fn create_partitions(
+        &self,
+        topic: &str,
+        partitions: &[i32],
+        config: LogConfig,
+    ) -> Result<Vec<Arc<PartitionLog>>, LogError> {
+        for &partition in partitions {
+            let name = format!("{topic}-{partition}");
+            if partition < 0 || parse_partition_dir(&name) != Some((topic.to_string(), partition)) {
+                return Err(LogError::InvalidConfig(format!(
+                    "invalid topic or partition for a log directory: {name:?}"
+                )));
+            }
         }
-        let name = format!("{topic}-{partition}");
-        if partition < 0 || parse_partition_dir(&name).as_ref() != Some(&key) {
-            return Err(LogError::InvalidConfig(format!("invalid topic or partition for a log directory: {name:?}")));
+        let existing = |p: i32| self.logs.read().get(&(topic.to_string(), p)).cloned();
+        let missing: Vec<i32> = partitions.iter().copied().filter(|&p| existing(p).is_none()).collect();
+        if !missing.is_empty() {
+            self.open_new(topic, &missing, &config)?;
         }
-        let mut logs = self.logs.write();
-        if let Some(l) = logs.get(&key) {
-            return Ok(l.clone());
-        }
+        Ok(partitions.iter().map(|&p| existing(p).expect("created above")).collect())
+    }
+
+    /// Opens new logs for `partitions` of `topic` and publishes them (see
+    /// [`LogManager::create_partitions`]).
+    fn open_new(&self, topic: &str, partitions: &[i32], config: &LogConfig) -> Result<(), LogError> {
         if self.closed.load(Ordering::Acquire) {
             return Err(LogError::Io(std::io::Error::other("the log manager is closed")));
         }
-        let path = self.dir.join(&name);
-        let log = Arc::new(PartitionLog::open_in(&self.env, &path, config)?);
-        self.env.fs.sync_dir(&self.dir)?;
-        logs.insert(key, log.clone());
-        Ok(log)
+        let opened = parallel::map(partitions, parallel::IO_THREADS, |p| {
+            PartitionLog::open_in(&self.env, &self.dir.join(format!("{topic}-{p}")), config.clone()).map(Arc::new)
+        });
+        let mut failure = self.env.fs.sync_dir(&self.dir).err().map(LogError::Io);
+        let mut logs = Vec::with_capacity(opened.len());
+        for result in opened {
+            match result {
+                Ok(log) => logs.push(log),
+                Err(e) => failure = Some(e),
+            }
+        }
+        if let Some(e) = failure {
+            for log in &logs {
+                let _ = log.close();
+            }
+            for p in partitions {
+                let _ = self.env.fs.remove_dir_all(&self.dir.join(format!("{topic}-{p}")));
+            }
+            let _ = self.env.fs.sync_dir(&self.dir);
+            tracing::warn!(topic, partitions = partitions.len(), error = %e, "creating partition logs failed; rolled back");
+            return Err(e);
+        }
+        let mut map = self.logs.write();
+        for (&p, log) in partitions.iter().zip(logs) {
+            map.entry((topic.to_string(), p)).or_insert(log);
+        }
+        Ok(())
     }
 
     /// Closes and deletes every partition of `topic` from disk.

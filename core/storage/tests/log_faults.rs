@@ -229,3 +229,36 @@ fn a_torn_write_that_cannot_be_cut_back_poisons_and_recovery_drops_it() {
     assert_eq!(values(&log), ["a-0", "a-1"]);
     assert_eq!(log.append(batch(1, 1_000, "b"), 0, 0).unwrap().base_offset, 2);
 }
+
+#[test]
+fn creating_many_partitions_is_all_or_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let (env, fs) = faulty_env();
+    let dir = d.path().join("manager");
+    let manager = LogManager::open_in(&env, &dir, &|_| small_config()).unwrap();
+    let partitions: Vec<i32> = (0..16).collect();
+    let topic_dirs = || {
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("t-"))
+            .collect();
+        names.sort();
+        names
+    };
+    // One of the sixteen fails to open: none of them stays.
+    fs.fail_next_fsyncs(&dir.join("t-7"), 1);
+    assert!(manager.create_partitions("t", &partitions, small_config()).is_err());
+    assert_eq!(topic_dirs(), Vec::<String>::new());
+    assert!(manager.get("t", 0).is_none());
+    // The disk is full: nothing either, and a clean error.
+    fs.set_disk_full(true);
+    assert!(manager.create_partitions("t", &partitions, small_config()).is_err());
+    assert_eq!(topic_dirs(), Vec::<String>::new());
+    fs.set_disk_full(false);
+    // Then all of them.
+    let logs = manager.create_partitions("t", &partitions, small_config()).unwrap();
+    assert_eq!(logs.len(), 16);
+    assert_eq!(topic_dirs().len(), 16);
+    assert!(Arc::ptr_eq(&manager.get("t", 15).unwrap(), &logs[15]));
+}

@@ -178,11 +178,14 @@ impl TopicRegistry {
             value: Some(value.clone()),
         }));
         // Logs first: a crash before the commit leaves orphans that the next open deletes.
-        let logs = (0..partitions)
-            .map(|p| self.logs.create(name, p, config.clone()).map(|log| lead(self.node_id, log)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(storage_error)?;
-        self.metadata.commit(records)?;
+        let numbers: Vec<i32> = (0..partitions).collect();
+        let logs = self.logs.create_partitions(name, &numbers, config.clone()).map_err(storage_error)?;
+        let logs: Vec<_> = logs.into_iter().map(|log| lead(self.node_id, log)).collect();
+        if let Err(e) = self.metadata.commit(records) {
+            // Not created: its logs go, so a later topic of this name starts empty.
+            let _ = self.logs.delete_topic(name);
+            return Err(e);
+        }
         let topic = Arc::new(Topic { name: name.to_string(), id, overrides, config, partitions: logs });
         self.publish(|topics| {
             topics.insert(name.to_string(), topic.clone());
@@ -216,10 +219,9 @@ impl TopicRegistry {
             return Ok(());
         }
         let mut partitions = topic.partitions.clone();
-        for p in current..count {
-            let log = self.logs.create(name, p, topic.config.clone()).map_err(storage_error)?;
-            partitions.push(lead(self.node_id, log));
-        }
+        let numbers: Vec<i32> = (current..count).collect();
+        let logs = self.logs.create_partitions(name, &numbers, topic.config.clone()).map_err(storage_error)?;
+        partitions.extend(logs.into_iter().map(|log| lead(self.node_id, log)));
         self.metadata.commit((current..count).map(|p| self.new_partition(topic.id, p)).collect())?;
         let updated = Arc::new(Topic {
             name: topic.name.clone(),
