@@ -486,3 +486,33 @@ async fn partition_logs_of_an_unregistered_topic_do_not_resurface() {
     assert_eq!(resp.responses[0].partitions[0].high_watermark, 0, "stale data came back");
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn creating_a_large_topic_does_not_stall_other_clients() {
+    let broker = TestBroker::start().await;
+    let mut creator = broker.connect().await;
+    let mut other = broker.connect().await;
+    let mut t = CreatableTopic::default();
+    t.name = topic_name("wide");
+    t.num_partitions = 1500;
+    t.replication_factor = -1;
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![t];
+    req.timeout_ms = 60_000;
+    let (id, frame) = creator.encode(&req, 5);
+    creator.send_raw(&frame).await;
+    let created = tokio::spawn(async move {
+        let resp = creator.read_response::<CreateTopicsRequest>(5, id).await;
+        (Instant::now(), resp.topics[0].error_code)
+    });
+    // Meanwhile another client is answered, again and again.
+    for _ in 0..20 {
+        other.call(ApiVersionsRequest::default(), 3).await;
+    }
+    let answered = Instant::now();
+    let (done, code) = created.await.unwrap();
+    assert_eq!(code, 0);
+    assert!(answered < done, "other clients waited for the topic creation");
+    assert_eq!(broker.broker.topics().get("wide").unwrap().partitions.len(), 1500);
+    broker.stop().await;
+}

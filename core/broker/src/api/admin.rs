@@ -13,7 +13,7 @@ use kafka_protocol::protocol::StrBytes;
 use kafka_protocol::ResponseError;
 
 use super::configs::DYNAMIC_TOPIC_CONFIG;
-use crate::topics::{is_internal, validate_topic_name};
+use crate::topics::{is_internal, validate_topic_name, TopicRegistry};
 use crate::Broker;
 use klog_protocol::error::{Error, ErrorKind};
 
@@ -41,8 +41,20 @@ fn storage_refusal(err: Error) -> Refusal {
 }
 
 impl Broker {
+    /// Runs a topic change (it creates or removes files, fsyncs and commits metadata)
+    /// on a blocking thread: requests of other clients are never stalled behind it.
+    pub(crate) async fn change_topics<T: Send + 'static>(
+        &self,
+        change: impl FnOnce(&TopicRegistry) -> klog_protocol::Result<T> + Send + 'static,
+    ) -> klog_protocol::Result<T> {
+        let topics = self.topics.clone();
+        tokio::task::spawn_blocking(move || change(&topics))
+            .await
+            .unwrap_or_else(|e| Err(Error::internal(format!("topic change did not finish: {e}"))))
+    }
+
     /// CreateTopics (single node: replication factor 1, optional manual assignment to this node).
-    pub(crate) fn create_topics(&self, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
+    pub(crate) async fn create_topics(&self, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
         let mut response = CreateTopicsResponse::default();
         for t in req.topics {
             let mut result = CreatableTopicResult::default();
@@ -62,15 +74,13 @@ impl Broker {
                 .iter()
                 .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
                 .collect();
-            let outcome = self
-                .check_new_topic(name, partitions, t.replication_factor, &t.assignments, &overrides)
-                .and_then(|()| {
-                    if req.validate_only {
-                        Ok(None)
-                    } else {
-                        self.topics.create(name, partitions, overrides.clone()).map(Some).map_err(storage_refusal)
-                    }
-                });
+            let mut outcome =
+                self.check_new_topic(name, partitions, t.replication_factor, &t.assignments, &overrides).map(|()| None);
+            if outcome.is_ok() && !req.validate_only {
+                let (owned, kept) = (name.to_string(), overrides.clone());
+                let created = self.change_topics(move |topics| topics.create(&owned, partitions, kept)).await;
+                outcome = created.map(Some).map_err(storage_refusal);
+            }
             match outcome {
                 Ok(created) => {
                     result.num_partitions = partitions;
@@ -148,7 +158,7 @@ impl Broker {
     }
 
     /// DeleteTopics by name (v1-5) or by name or id (v6).
-    pub(crate) fn delete_topics(&self, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    pub(crate) async fn delete_topics(&self, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
         let mut response = DeleteTopicsResponse::default();
         let targets: Vec<(Option<TopicName>, uuid::Uuid)> = if version >= 6 {
             req.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
@@ -179,7 +189,8 @@ impl Broker {
                 Some(topic) => {
                     result.name = Some(TopicName(StrBytes::from_string(topic.name.clone())));
                     result.topic_id = topic.id;
-                    if let Err(e) = self.topics.delete(&topic.name) {
+                    let owned = topic.name.clone();
+                    if let Err(e) = self.change_topics(move |topics| topics.delete(&owned)).await {
                         let (code, message) = storage_refusal(e);
                         result.error_code = code;
                         result.error_message = Some(StrBytes::from_string(message));
@@ -194,7 +205,7 @@ impl Broker {
     }
 
     /// CreatePartitions: raise partition counts.
-    pub(crate) fn create_partitions(&self, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
+    pub(crate) async fn create_partitions(&self, req: CreatePartitionsRequest) -> CreatePartitionsResponse {
         let mut response = CreatePartitionsResponse::default();
         for t in req.topics {
             let mut result = CreatePartitionsTopicResult::default();
@@ -202,12 +213,14 @@ impl Broker {
             let outcome = match self.topics.get(t.name.as_str()) {
                 None => Err(refusal(ResponseError::UnknownTopicOrPartition, "unknown topic")),
                 Some(_) if is_internal(t.name.as_str()) => Err(internal_refusal(t.name.as_str(), "repartitioned")),
-                Some(_) => self.topics.add_partitions(t.name.as_str(), t.count, req.validate_only).map_err(|e| match e
-                    .kind()
-                {
-                    ErrorKind::Invalid => refusal(ResponseError::InvalidPartitions, e.message()),
-                    _ => storage_refusal(e),
-                }),
+                Some(_) => {
+                    let (owned, count, validate_only) = (t.name.to_string(), t.count, req.validate_only);
+                    let added = self.change_topics(move |topics| topics.add_partitions(&owned, count, validate_only));
+                    added.await.map_err(|e| match e.kind() {
+                        ErrorKind::Invalid => refusal(ResponseError::InvalidPartitions, e.message()),
+                        _ => storage_refusal(e),
+                    })
+                }
             };
             if let Err((code, message)) = outcome {
                 result.error_code = code;

@@ -28,7 +28,7 @@ impl Broker {
 
     /// Metadata: brokers, the controller, and the requested (or all) topics,
     /// auto-creating unknown ones when allowed.
-    pub(crate) fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
+    pub(crate) async fn metadata(&self, req: MetadataRequest, version: i16) -> MetadataResponse {
         let mut response = MetadataResponse::default();
         for (&node_id, b) in &self.metadata_image().brokers {
             let mut broker = MetadataResponseBroker::default();
@@ -58,7 +58,7 @@ impl Broker {
             };
             let entry = match (topic, wanted.name) {
                 (Some(topic), _) => self.topic_metadata(&topic),
-                (None, Some(name)) if auto_create => match self.auto_create(name.as_str()) {
+                (None, Some(name)) if auto_create => match self.auto_create(name.as_str()).await {
                     Ok(topic) => self.topic_metadata(&topic),
                     Err(code) => error_topic(Some(name), code),
                 },
@@ -75,12 +75,13 @@ impl Broker {
     }
 
     /// Creates a topic with broker defaults; returns the Kafka error code on failure.
-    fn auto_create(&self, name: &str) -> Result<std::sync::Arc<Topic>, i16> {
+    async fn auto_create(&self, name: &str) -> Result<std::sync::Arc<Topic>, i16> {
         if crate::topics::is_internal(name) {
             // Only the broker creates internal topics (with their own configs).
             return Err(ResponseError::UnknownTopicOrPartition.code());
         }
-        match self.topics.create(name, self.config.num_partitions, Default::default()) {
+        let (owned, partitions) = (name.to_string(), self.config.num_partitions);
+        match self.change_topics(move |topics| topics.create(&owned, partitions, Default::default())).await {
             Ok(topic) => {
                 tracing::info!(topic = name, partitions = self.config.num_partitions, "auto-created topic");
                 Ok(topic)
