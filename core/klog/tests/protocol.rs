@@ -480,6 +480,9 @@ async fn partition_logs_of_an_unregistered_topic_do_not_resurface() {
     drop(conn);
     // As if the broker died after creating the logs but before recording the topic.
     let broker = broker.restart_after(|| std::fs::write(&metadata_log, &before).unwrap()).await;
+    // Removed at open, never opened.
+    assert!(!broker.dir.path().join("ghost-0").exists());
+    assert!(broker.broker.topics().logs().get("ghost", 0).is_none());
     let mut conn = broker.connect().await;
     assert_eq!(create_topic(&mut conn, "ghost", 1, &[]).await, 0);
     let resp = conn.call(fetch_request("ghost", 0, 0, 0, 0), 11).await;

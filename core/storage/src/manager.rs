@@ -122,6 +122,33 @@ impl LogManager {
         })
     }
 
+    /// Removes the partition directories under `dir` of every topic that `keep`
+    /// refuses, before anything is opened (so thousands of orphans never hold file
+    /// descriptors); returns those topics. For logs of a topic creation or deletion
+    /// that a crash cut short.
+    pub fn remove_unknown(env: &StorageEnv, dir: &Path, keep: &dyn Fn(&str) -> bool) -> Result<Vec<String>, LogError> {
+        let fs = &*env.fs;
+        if !dir.exists() {
+            return Ok(Vec::new());
+        }
+        let mut removed: Vec<String> = Vec::new();
+        for ((topic, _), path) in partition_dirs(fs, dir)? {
+            if keep(&topic) {
+                continue;
+            }
+            fs.remove_dir_all(&path)?;
+            if removed.last() != Some(&topic) {
+                removed.push(topic);
+            }
+        }
+        if !removed.is_empty() {
+            fs.sync_dir(dir)?;
+        }
+        removed.sort();
+        removed.dedup();
+        Ok(removed)
+    }
+
     /// The data directory.
     pub fn dir(&self) -> &Path {
         &self.dir

@@ -97,21 +97,14 @@ impl TopicRegistry {
             .map_err(|e| Error::new(ErrorKind::Corrupt, format!("stored topic config rejected: {e}")))?;
         let fallback = defaults.clone();
         let config_for = |topic: &str| configs.get(topic).cloned().unwrap_or_else(|| fallback.clone());
-        let logs = LogManager::open_in(env, data_dir, &config_for).map_err(storage_error)?;
         // Partition logs of a topic the metadata does not know belong to a creation or
-        // deletion cut short by a crash: they must not resurface in a new topic.
-        let mut orphans: Vec<String> = logs
-            .partitions()
-            .into_iter()
-            .map(|((topic, _), _)| topic)
-            .filter(|t| !image.topics.contains_key(t) && !t.starts_with("__"))
-            .collect();
-        orphans.sort();
-        orphans.dedup();
-        for topic in orphans {
-            tracing::warn!(topic = %topic, "deleting partition logs of an unregistered topic");
-            logs.delete_topic(&topic).map_err(storage_error)?;
+        // deletion cut short by a crash: they must not resurface in a new topic, and
+        // they are removed before any log is opened.
+        let known = |topic: &str| image.topics.contains_key(topic) || topic.starts_with("__");
+        for topic in LogManager::remove_unknown(env, data_dir, &known).map_err(storage_error)? {
+            tracing::warn!(topic = %topic, "deleted partition logs of an unregistered topic");
         }
+        let logs = LogManager::open_in(env, data_dir, &config_for).map_err(storage_error)?;
         let mut topics = BTreeMap::new();
         for t in image.topics.values() {
             let config = config_for(&t.name);
