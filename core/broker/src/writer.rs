@@ -231,4 +231,39 @@ mod tests {
         client.read_to_end(&mut got).await.unwrap();
         assert!(got.len() <= 50_000 && got.iter().all(|&b| b == 7));
     }
+
+    #[tokio::test]
+    async fn any_stream_gets_file_slices_as_copied_bytes_in_order() {
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let f = file(&data);
+        let (server, mut client) = tokio::io::duplex(4096);
+        let mut out = Copying(server);
+        let chunks = vec![
+            Chunk::Bytes(Bytes::from_static(b"head")),
+            Chunk::File(FileSlice { file: f.clone(), pos: 3, len: 500_000 }),
+            Chunk::Bytes(Bytes::from_static(b"tail")),
+        ];
+        let writer = tokio::spawn(async move {
+            write_chunks(&mut out, chunks).await?;
+            out.shutdown().await
+        });
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        writer.await.unwrap().unwrap();
+        let mut want = b"head".to_vec();
+        want.extend_from_slice(&data[3..500_003]);
+        want.extend_from_slice(b"tail");
+        assert!(got == want, "stream differs from the chunks");
+    }
+
+    #[tokio::test]
+    async fn a_copied_slice_of_a_truncated_file_fails_instead_of_sending_other_bytes() {
+        let f = file(&[7u8; 10_000]);
+        f.set_len(5_000).unwrap();
+        let (server, _client) = tokio::io::duplex(1 << 20);
+        let mut out = Copying(server);
+        let chunks = vec![Chunk::File(FileSlice { file: f, pos: 0, len: 10_000 })];
+        let err = write_chunks(&mut out, chunks).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
 }
