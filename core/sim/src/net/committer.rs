@@ -20,8 +20,16 @@ impl Committer {
     pub fn start(client: ClientConfig, group: &str, topic: &str, partitions: i32) -> Committer {
         let (end, ends) = watch::channel(None);
         let mut config = ConsumerConfig::new(client, Some(group));
-        let settings =
-            [("auto.offset.reset", "earliest"), ("enable.auto.commit", "false"), ("fetch.max.wait.ms", "100")];
+        // A JoinGroup waits up to max.poll.interval.ms + 5 s on its connection (as in
+        // Kafka): Kafka's 5-minute default would outlast a run's catch-up time when
+        // a partition leaves that connection half open.
+        let settings = [
+            ("auto.offset.reset", "earliest"),
+            ("enable.auto.commit", "false"),
+            ("fetch.max.wait.ms", "100"),
+            ("max.poll.interval.ms", "20000"),
+            ("session.timeout.ms", "10000"),
+        ];
         let partitions: Vec<TopicPartition> = (0..partitions).map(|p| TopicPartition::new(topic, p)).collect();
         let task = tokio::spawn(async move {
             for (key, value) in settings {
