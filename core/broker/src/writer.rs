@@ -1,6 +1,8 @@
-//! Writes response chunks to a socket: encoded bytes with vectored writes, log
-//! file slices with `sendfile` (the kernel copies from the page cache), so stored
-//! batches are never copied in user space.
+//! Writes response chunks to a connection: encoded bytes with vectored writes,
+//! log file slices as the connection's [`ChunkSink`] sends them. On a real TCP
+//! socket that is `sendfile` (the kernel copies from the page cache), so stored
+//! batches are never copied in user space; any other stream (a simulated
+//! network, see [`Copying`]) gets the slice's bytes read from the file.
 //!
 //! A file slice was checked against the log when it was read. If the file is
 //! shorter by the time it is sent (it cannot be after a deletion, since the open
@@ -8,25 +10,78 @@
 //! can no longer be completed truthfully: the write fails and the connection is
 //! closed, never padded with other bytes.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use klog_protocol::wire::{Chunk, FileSlice};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::OwnedWriteHalf;
 
 /// At most this many buffers per vectored write.
 const MAX_IOV: usize = 64;
 
+/// The write side of a connection: a byte stream that can also send a slice of
+/// a log file.
+pub trait ChunkSink: AsyncWrite + Unpin + Send {
+    /// Writes the bytes of `slice`. By default they are read from the file and
+    /// written like any others.
+    fn write_file_slice(&mut self, slice: &FileSlice) -> impl Future<Output = io::Result<()>> + Send {
+        copy_file_slice(self, slice)
+    }
+}
+
+/// A real socket sends file slices with `sendfile` (where there is one).
+impl ChunkSink for OwnedWriteHalf {
+    fn write_file_slice(&mut self, slice: &FileSlice) -> impl Future<Output = io::Result<()>> + Send {
+        send_file(self, slice)
+    }
+}
+
+/// Any byte stream, sending file slices as copied bytes (for streams without a
+/// kernel socket behind them, such as a simulated network).
+#[derive(Debug)]
+pub struct Copying<S>(pub S);
+
+impl<S: AsyncWrite + Unpin + Send> ChunkSink for Copying<S> {}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Copying<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
 /// Writes `chunks` in order.
-pub(crate) async fn write_chunks(out: &mut OwnedWriteHalf, chunks: Vec<Chunk>) -> io::Result<()> {
+pub(crate) async fn write_chunks<W: ChunkSink>(out: &mut W, chunks: Vec<Chunk>) -> io::Result<()> {
     let mut pending: Vec<Bytes> = Vec::new();
     for chunk in chunks {
         match chunk {
             Chunk::Bytes(b) => pending.push(b),
             Chunk::File(slice) => {
                 write_all_vectored(out, &mut pending).await?;
-                send_file(out, &slice).await?;
+                out.write_file_slice(&slice).await?;
             }
         }
     }
@@ -34,7 +89,7 @@ pub(crate) async fn write_chunks(out: &mut OwnedWriteHalf, chunks: Vec<Chunk>) -
 }
 
 /// Writes and empties `bufs`, as few system calls as the socket allows.
-async fn write_all_vectored(out: &mut OwnedWriteHalf, bufs: &mut Vec<Bytes>) -> io::Result<()> {
+async fn write_all_vectored<W: AsyncWrite + Unpin>(out: &mut W, bufs: &mut Vec<Bytes>) -> io::Result<()> {
     let mut first = 0;
     while first < bufs.len() {
         let iov: Vec<IoSlice<'_>> = bufs[first..].iter().take(MAX_IOV).map(|b| IoSlice::new(b)).collect();
@@ -93,9 +148,14 @@ async fn send_file(out: &mut OwnedWriteHalf, slice: &FileSlice) -> io::Result<()
     Ok(())
 }
 
-/// Elsewhere: read the slice in pieces and write them.
+/// Elsewhere: the bytes, copied.
 #[cfg(not(target_os = "linux"))]
 async fn send_file(out: &mut OwnedWriteHalf, slice: &FileSlice) -> io::Result<()> {
+    copy_file_slice(out, slice).await
+}
+
+/// Reads `slice` from its file in pieces and writes them.
+async fn copy_file_slice<W: AsyncWrite + Unpin + ?Sized>(out: &mut W, slice: &FileSlice) -> io::Result<()> {
     use std::os::unix::fs::FileExt;
     let mut buf = vec![0u8; slice.len.min(256 * 1024)];
     let mut done = 0;
@@ -170,5 +230,40 @@ mod tests {
         let mut got = Vec::new();
         client.read_to_end(&mut got).await.unwrap();
         assert!(got.len() <= 50_000 && got.iter().all(|&b| b == 7));
+    }
+
+    #[tokio::test]
+    async fn any_stream_gets_file_slices_as_copied_bytes_in_order() {
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let f = file(&data);
+        let (server, mut client) = tokio::io::duplex(4096);
+        let mut out = Copying(server);
+        let chunks = vec![
+            Chunk::Bytes(Bytes::from_static(b"head")),
+            Chunk::File(FileSlice { file: f.clone(), pos: 3, len: 500_000 }),
+            Chunk::Bytes(Bytes::from_static(b"tail")),
+        ];
+        let writer = tokio::spawn(async move {
+            write_chunks(&mut out, chunks).await?;
+            out.shutdown().await
+        });
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        writer.await.unwrap().unwrap();
+        let mut want = b"head".to_vec();
+        want.extend_from_slice(&data[3..500_003]);
+        want.extend_from_slice(b"tail");
+        assert!(got == want, "stream differs from the chunks");
+    }
+
+    #[tokio::test]
+    async fn a_copied_slice_of_a_truncated_file_fails_instead_of_sending_other_bytes() {
+        let f = file(&[7u8; 10_000]);
+        f.set_len(5_000).unwrap();
+        let (server, _client) = tokio::io::duplex(1 << 20);
+        let mut out = Copying(server);
+        let chunks = vec![Chunk::File(FileSlice { file: f, pos: 0, len: 10_000 })];
+        let err = write_chunks(&mut out, chunks).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
     }
 }

@@ -24,8 +24,11 @@ pub struct TcpTransport {
     address: String,
     requests: mpsc::Sender<BytesMut>,
     pending: Pending,
-    /// Set by the reader when the stream ends: every later call fails at once.
+    /// Set by the reader when the stream ends, or by a call that timed out: every
+    /// later call fails at once.
     closed: Arc<AtomicBool>,
+    /// The task reading responses, stopped when the connection is given up.
+    reader: tokio::task::AbortHandle,
     next_correlation: AtomicI32,
     client_id: String,
     timeout: Duration,
@@ -56,12 +59,13 @@ impl TcpTransport {
         let (requests, outgoing) = mpsc::channel::<BytesMut>(1024);
         tokio::spawn(write_frames(write, outgoing));
         let closed = Arc::new(AtomicBool::new(false));
-        tokio::spawn(read_frames(read, pending.clone(), closed.clone()));
+        let reader = tokio::spawn(read_frames(read, pending.clone(), closed.clone())).abort_handle();
         Arc::new(TcpTransport {
             address: address.to_string(),
             requests,
             pending,
             closed,
+            reader,
             next_correlation: AtomicI32::new(1),
             client_id: client_id.to_string(),
             timeout,
@@ -104,7 +108,7 @@ impl TcpTransport {
             Ok(Ok(body)) => body,
             Ok(Err(_)) => return Err(self.closed_error()),
             Err(_) => {
-                self.pending.lock().remove(&correlation_id);
+                self.give_up();
                 return Err(Error::new(
                     ErrorKind::Timeout,
                     format!("no answer from {} in {:?}", self.address, self.timeout),
@@ -117,11 +121,28 @@ impl TcpTransport {
             .map_err(|e| Error::corrupt(format!("undecodable {api_key:?} response from {}: {e}", self.address)))
     }
 
+    /// Closes a connection that left a request unanswered for the whole timeout, as
+    /// Kafka clients do: a peer that went silent (a half-open connection after a
+    /// partition) would otherwise hold every later request until it times out too.
+    /// Every call still waiting on it fails at once; the client reconnects.
+    fn give_up(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.reader.abort();
+        self.pending.lock().clear();
+    }
+
     async fn send_only(&self, version: i16, request: RequestKind) -> Result<()> {
         let api_key = api::api_key_of(&request).ok_or_else(|| Error::internal("request of an unknown API"))?;
         let correlation_id = self.next_correlation.fetch_add(1, Ordering::Relaxed);
         let frame = self.frame(api_key, version, &request, correlation_id)?;
         self.requests.send(frame).await.map_err(|_| self.closed_error())
+    }
+}
+
+impl Drop for TcpTransport {
+    fn drop(&mut self) {
+        // The writer stops once its queue closes; the reader could wait forever on a silent peer.
+        self.reader.abort();
     }
 }
 

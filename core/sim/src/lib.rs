@@ -10,6 +10,9 @@
 //! - [`scenario`]: the scenarios, [`workload`] and [`consume`]: their clients,
 //!   [`check`]: the invariants they end with.
 //!
+//! - [`net`]: the same checks over turmoil's simulated TCP, with several broker
+//!   hosts and client hosts, partitions and crashes.
+//!
 //! See `docs/testing.md` for why it is built this way and how to run many seeds.
 
 mod block_on;
@@ -18,6 +21,7 @@ pub mod check;
 pub mod consume;
 pub mod faults;
 pub mod history;
+pub mod net;
 pub mod network;
 pub mod node;
 pub mod readback;

@@ -48,6 +48,13 @@ impl Broker {
                 watch.borrow_and_update();
             }
             let mut deferred = DeferredRecords::default();
+            // The reads stay on the async worker, measured (release, 2 vCPUs, page
+            // cache warm): `read_slices` for 1 MiB from a random offset of a 2 M-record
+            // log takes 17 µs, at the tail (a consumer keeping up) 1.5 µs, while a
+            // `spawn_blocking` round trip alone costs 9 µs (11 µs with the tail read).
+            // Only batch headers and index entries are read; the records go to the
+            // socket later by `sendfile`. A fetch of data evicted from the page cache
+            // does wait on the disk here.
             let (response, bytes, has_error) = self.read_fetch(&req, defer.then_some(&mut deferred));
             let now = Instant::now();
             if bytes >= req.min_bytes.max(0) as usize || has_error || now >= deadline {

@@ -1,5 +1,9 @@
-//! Transports into the broker: the TCP server (TLS and authentication will join it).
+//! Transports into the broker: the server loop over any listener, TCP by default
+//! (TLS and authentication will join it).
 
+mod stream;
 mod tcp;
 
+pub use crate::writer::{ChunkSink, Copying};
+pub use stream::{Connection, Listener};
 pub use tcp::{Server, ServerConfig};

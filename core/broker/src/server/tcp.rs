@@ -1,10 +1,11 @@
-//! A thin tokio TCP server around a [`Service`] (the broker): frames, decode,
-//! dispatch, encode. It knows framing, not Kafka semantics.
+//! A thin server around a [`Service`] (the broker): frames, decode, dispatch,
+//! encode. It knows framing, not Kafka semantics. It serves any [`Listener`]:
+//! tokio's TCP listener in production, a simulated network's in tests.
 //!
 //! Requests of one connection are handled one at a time, in order (as Kafka does),
 //! while a separate writer task sends finished responses, so reading, handling and
 //! writing overlap. Fetch records go from the log files to the socket without a
-//! copy in user space (see [`crate::writer`]). Client input never panics the broker: bad frames close the
+//! copy in user space on a real socket (see [`crate::writer`]). Client input never panics the broker: bad frames close the
 //! connection.
 
 use std::future::Future;
@@ -13,8 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -22,6 +23,7 @@ use klog_protocol::frame::{decode_request, encode_unsupported_api_versions, Deco
 use klog_protocol::wire::{encode_response_chunks, Chunk};
 use klog_protocol::{RequestContext, Service};
 
+use super::stream::{Connection, Listener};
 use crate::writer::write_chunks;
 
 /// Network limits.
@@ -45,9 +47,9 @@ impl Default for ServerConfig {
     }
 }
 
-/// A bound listener serving one service.
-pub struct Server {
-    listener: TcpListener,
+/// A bound listener serving one service (over TCP unless told otherwise).
+pub struct Server<L = TcpListener> {
+    listener: L,
     service: Arc<dyn Service>,
     config: ServerConfig,
 }
@@ -57,9 +59,11 @@ impl Server {
     pub async fn bind(addr: SocketAddr, service: Arc<dyn Service>, config: ServerConfig) -> std::io::Result<Server> {
         Ok(Server::from_listener(TcpListener::bind(addr).await?, service, config))
     }
+}
 
+impl<L: Listener> Server<L> {
     /// Serves on an already bound listener (bind first to learn the port to advertise).
-    pub fn from_listener(listener: TcpListener, service: Arc<dyn Service>, config: ServerConfig) -> Server {
+    pub fn from_listener(listener: L, service: Arc<dyn Service>, config: ServerConfig) -> Server<L> {
         Server { listener, service, config }
     }
 
@@ -79,7 +83,6 @@ impl Server {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
                         let service = self.service.clone();
                         let config = self.config.clone();
                         let stop = stop_rx.clone();
@@ -120,14 +123,14 @@ enum ConnectionError {
     Idle,
 }
 
-async fn serve_connection(
-    stream: TcpStream,
+async fn serve_connection<C: Connection>(
+    stream: C,
     peer: SocketAddr,
     service: Arc<dyn Service>,
     config: ServerConfig,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError> {
-    let (read_half, mut write_half) = stream.into_split();
+    let (read_half, mut write_half) = stream.into_halves();
     let mut reader = BufReader::with_capacity(64 * 1024, read_half);
     let (tx, mut rx) = mpsc::channel::<Vec<Chunk>>(64);
     let writer = tokio::spawn(async move {
@@ -173,8 +176,8 @@ async fn serve_connection(
 }
 
 /// Reads one length-prefixed frame; `None` on a clean end of stream.
-async fn read_frame(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+async fn read_frame<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
     config: &ServerConfig,
 ) -> Result<Option<Bytes>, ConnectionError> {
     let mut len_buf = [0u8; 4];
