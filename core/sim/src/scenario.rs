@@ -90,11 +90,11 @@ impl fmt::Display for Scenario {
     }
 }
 
-/// What one run did and found.
+/// What one run of a scenario of kind `S` did and found.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct Report<S = Scenario> {
     /// The scenario run.
-    pub scenario: Scenario,
+    pub scenario: S,
     /// Its seed.
     pub seed: u64,
     /// How the records ended.

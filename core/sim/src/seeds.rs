@@ -29,6 +29,17 @@ pub fn seeds(bounded: u64) -> Vec<u64> {
 /// Runs `scenario` under each seed and returns every report; a panic counts as a
 /// failure. Each failing seed is printed with the command that replays it.
 pub fn run_seeds(scenario: Scenario, seeds: &[u64]) -> Vec<Report> {
+    run_each(scenario, seeds, "scenarios", run)
+}
+
+/// Runs `scenario` under each seed with `run`, for the test file `test` (named in
+/// the replay command of a failing seed).
+pub fn run_each<S: Copy + std::fmt::Display>(
+    scenario: S,
+    seeds: &[u64],
+    test: &str,
+    run: impl Fn(S, u64) -> Report<S>,
+) -> Vec<Report<S>> {
     let mut reports = Vec::new();
     for &seed in seeds {
         let report = catch_unwind(AssertUnwindSafe(|| run(scenario, seed))).unwrap_or_else(|panic| {
@@ -57,7 +68,7 @@ pub fn run_seeds(scenario: Scenario, seeds: &[u64]) -> Vec<Report> {
             for violation in report.violations.iter().take(20) {
                 eprintln!("  {violation}");
             }
-            eprintln!("  replay: KLOG_SIM_SEED={seed} cargo test -p klog-sim --test scenarios {scenario}");
+            eprintln!("  replay: KLOG_SIM_SEED={seed} cargo test -p klog-sim --test {test} {scenario}");
         }
         reports.push(report);
     }

@@ -76,14 +76,14 @@ fn run_alone(scenario: TcpScenario, seed: u64) -> Result<String, String> {
         .output()
         .map_err(|e| format!("cannot start a run of tcp {scenario} seed {seed}: {e}"))?;
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    let prefix = format!("tcp {scenario} seed {seed}: ");
+    let prefix = format!("{scenario} seed {seed}: ");
     match stderr.lines().find(|l| l.starts_with(&prefix)) {
         Some(line) if output.status.success() => Ok(line.to_string()),
         _ => Err(stderr),
     }
 }
 
-/// The acknowledged count of a summary line ("tcp partitions seed 3: 120 acked, ...").
+/// The acknowledged count of a summary line ("partitions seed 3: 120 acked, ...").
 fn acked_in(line: &str) -> usize {
     line.split(": ").nth(1).and_then(|s| s.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0)
 }

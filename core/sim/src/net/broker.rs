@@ -55,7 +55,7 @@ impl BrokerHost {
             }
             let listener = SimListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT))).await?;
             let config = ServerConfig { idle_timeout: IDLE_TIMEOUT, ..ServerConfig::default() };
-            let service = Arc::new(ProduceInOneStep(broker));
+            let service = Arc::new(DiskWorkInOneStep(broker));
             Server::from_listener(listener, service, config).serve(std::future::pending()).await?;
             Ok(())
         })
@@ -72,13 +72,14 @@ impl BrokerHost {
     }
 }
 
-/// The broker, with each Produce handled as one step: its append runs on a
-/// blocking thread, and two appends racing there would order a partition by real
-/// timing. Every other request is served as it comes (long polls and group joins
-/// wait on simulated time).
-struct ProduceInOneStep(Arc<Broker>);
+/// The broker, with each request whose disk work runs on a blocking thread
+/// (appends, offset commits, topic changes, the creation of `__consumer_offsets`)
+/// handled as one step: two of them racing there would order their effects by
+/// real timing. Every other request is served as it comes (long polls and group
+/// joins wait on simulated time).
+struct DiskWorkInOneStep(Arc<Broker>);
 
-impl Service for ProduceInOneStep {
+impl Service for DiskWorkInOneStep {
     fn call<'a>(
         &'a self,
         context: &'a RequestContext,
@@ -94,7 +95,7 @@ impl Service for ProduceInOneStep {
         version: i16,
         request: RequestKind,
     ) -> BoxFuture<'a, Option<WireResponse>> {
-        if matches!(request, RequestKind::Produce(_)) {
+        if does_blocking_disk_work(&request) {
             let response = block_on(self.0.call_wire(context, version, request));
             return Box::pin(std::future::ready(response));
         }
@@ -104,4 +105,21 @@ impl Service for ProduceInOneStep {
     fn is_closed(&self) -> bool {
         self.0.is_closed()
     }
+}
+
+/// Requests that wait only on blocking disk work, never on simulated time.
+fn does_blocking_disk_work(request: &RequestKind) -> bool {
+    use RequestKind as R;
+    matches!(
+        request,
+        R::Produce(_)
+            | R::OffsetCommit(_)
+            | R::OffsetDelete(_)
+            | R::DeleteGroups(_)
+            | R::FindCoordinator(_)
+            | R::Metadata(_)
+            | R::CreateTopics(_)
+            | R::DeleteTopics(_)
+            | R::CreatePartitions(_)
+    )
 }

@@ -74,22 +74,8 @@ impl fmt::Display for TcpScenario {
     }
 }
 
-/// What one run did and found.
-#[derive(Debug, Clone)]
-pub struct TcpReport {
-    /// The scenario run.
-    pub scenario: TcpScenario,
-    /// Its seed.
-    pub seed: u64,
-    /// How the records of every broker ended, added up.
-    pub summary: Summary,
-    /// Broken invariants (empty when the run passed).
-    pub violations: Vec<String>,
-    /// The observable history: faults, outcomes, the logs read back.
-    pub trace: Vec<String>,
-    /// Digest of `trace`: equal for two runs of one seed.
-    pub digest: u64,
-}
+/// What one TCP run did and found (the summary adds up every broker's records).
+pub type TcpReport = crate::scenario::Report<TcpScenario>;
 
 /// What the hosts and the driving loop share.
 #[derive(Default)]
