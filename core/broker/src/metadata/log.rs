@@ -124,7 +124,7 @@ mod tests {
         let (mut log, records) = MetadataLog::open(dir.path()).unwrap();
         assert_eq!(records, vec![first.clone()], "the torn second record is cut");
         log.append(std::slice::from_ref(&second)).unwrap();
-        log.rewrite(&[second.clone()]).unwrap();
+        log.rewrite(std::slice::from_ref(&second)).unwrap();
         let (log, records) = MetadataLog::open(dir.path()).unwrap();
         assert_eq!((records, log.len()), (vec![second], 1));
     }
