@@ -95,9 +95,16 @@ def run_case(broker, partitions):
          "--record-size", "100", "--throughput", "-1", "--producer-props",
          f"bootstrap.servers={broker.addr}", "acks=1", "linger.ms=5", "batch.size=65536")
     before = cpu_seconds(broker.pid)
+    extra = []
+    if os.environ.get("CONSUMER_PROPS"):
+        # CONSUMER_PROPS="receive.buffer.bytes=-1,fetch.max.bytes=1048576": consumer settings to try.
+        props = os.path.join(tempfile.gettempdir(), f"klog-consumer-{os.getpid()}.properties")
+        with open(props, "w") as f:
+            f.write("\n".join(os.environ["CONSUMER_PROPS"].split(",")) + "\n")
+        extra = ["--consumer.config", props]
     out = tool("org.apache.kafka.tools.ConsumerPerformance", "--bootstrap-server", broker.addr,
                "--topic", topic, "--messages", str(RECORDS), "--timeout", "60000", "--print-metrics",
-               "--group", f"bench-{partitions}-{time.time_ns()}")
+               "--group", f"bench-{partitions}-{time.time_ns()}", *extra)
     cpu = cpu_seconds(broker.pid) - before
     return parse_consumer(out) | {"cpu": cpu}
 

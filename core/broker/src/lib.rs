@@ -113,6 +113,8 @@ pub struct Broker {
     draining: AtomicBool,
     /// Woken once when draining starts.
     drain_started: Notify,
+    /// Turns of the partition order of fetches (see `api::fetch`).
+    fetch_turn: std::sync::atomic::AtomicUsize,
 }
 
 impl Broker {
@@ -145,6 +147,7 @@ impl Broker {
             closed: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             drain_started: Notify::new(),
+            fetch_turn: Default::default(),
         });
         spawn_maintenance(&broker);
         tracing::info!(node_id = broker.config.node_id, data_dir = %broker.config.data_dir.display(), cluster_id = %broker.cluster_id, "broker open");

@@ -519,3 +519,36 @@ async fn creating_a_large_topic_does_not_stall_other_clients() {
     assert_eq!(broker.broker.topics().get("wide").unwrap().partitions.len(), 1500);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn the_response_budget_takes_turns_among_partitions() {
+    let broker = TestBroker::start().await;
+    let mut conn = broker.connect().await;
+    assert_eq!(create_topic(&mut conn, "turns", 3, &[]).await, 0);
+    for p in 0..3 {
+        let resp = conn.call(produce_request("turns", p, batch(&[b"a", b"b"], Compression::None), 1), 9).await;
+        assert_eq!(resp.responses[0].partition_responses[0].error_code, 0);
+    }
+    // The same request again and again, with room for one batch: a client without
+    // fetch sessions sends the same partition order every time.
+    let mut req = fetch_request("turns", 0, 0, 0, 0);
+    let mut partitions = Vec::new();
+    for p in 0..3 {
+        let mut part = req.topics[0].partitions[0].clone();
+        part.partition = p;
+        partitions.push(part);
+    }
+    req.topics[0].partitions = partitions;
+    req.max_bytes = 1;
+    let mut served = std::collections::BTreeSet::new();
+    for _ in 0..3 {
+        let resp = conn.call(req.clone(), 11).await;
+        for part in &resp.responses[0].partitions {
+            if part.records.as_ref().is_some_and(|r| !r.is_empty()) {
+                served.insert(part.partition_index);
+            }
+        }
+    }
+    assert_eq!(served.into_iter().collect::<Vec<_>>(), vec![0, 1, 2], "some partition never got the budget");
+    broker.stop().await;
+}

@@ -32,12 +32,14 @@ impl Broker {
         self.fetch_with(req, true).await
     }
 
-    async fn fetch_with(&self, req: FetchRequest, defer: bool) -> (FetchResponse, DeferredRecords) {
+    async fn fetch_with(&self, mut req: FetchRequest, defer: bool) -> (FetchResponse, DeferredRecords) {
         if req.session_id != 0 {
             let mut response = FetchResponse::default();
             response.error_code = ResponseError::FetchSessionIdNotFound.code();
             return (response, DeferredRecords::default());
         }
+        let turn = self.fetch_turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        take_turns(&mut req, turn);
         let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
         // Watch the requested partitions before reading so an append in between is not missed.
         let mut watches = self.high_watermark_watches(&req);
@@ -129,6 +131,25 @@ impl Broker {
             response.responses.push(topic_response);
         }
         (response, total, has_error)
+    }
+}
+
+/// Rotates the order of the requested partitions by `turn`. The response byte
+/// budget (`max_bytes`) goes to partitions in order, and clients without fetch
+/// sessions send the same order every time: without turns the first partitions
+/// would be drained before the others get any bytes, and the consumer would then
+/// long-poll on exhausted partitions while the rest wait. (Kafka rotates its
+/// fetch sessions' partitions the same way; clients match partitions by name.)
+fn take_turns(req: &mut FetchRequest, turn: usize) {
+    if !req.topics.is_empty() {
+        let n = req.topics.len();
+        req.topics.rotate_left(turn % n);
+    }
+    for topic in &mut req.topics {
+        if !topic.partitions.is_empty() {
+            let n = topic.partitions.len();
+            topic.partitions.rotate_left(turn % n);
+        }
     }
 }
 
