@@ -167,9 +167,17 @@ def test_group_splits_partitions(shared_server, topic_name):
     finally:
         admin.close()
     group = f"kp-split-{topic_name}"
-    c1 = make_consumer(bootstrap, topic_name, group_id=group)
-    c2 = make_consumer(bootstrap, topic_name, group_id=group)
+    c1 = make_consumer(bootstrap, group_id=group)
+    c2 = make_consumer(bootstrap, group_id=group)
     try:
+        # kafka-python's group leader assigns from the metadata it has when the join
+        # answer arrives and may not rejoin if that metadata lands just before its
+        # snapshot: both members learn the topic's partitions before subscribing.
+        for c in (c1, c2):
+            wait_until(lambda: c.partitions_for_topic(topic_name) == {0, 1}, timeout=15,
+                       what="the topic's partitions in the consumer's metadata")
+            c.subscribe([topic_name])
+
         def settled():
             c1.poll(timeout_ms=50)
             c2.poll(timeout_ms=50)
