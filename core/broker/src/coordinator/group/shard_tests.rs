@@ -32,7 +32,8 @@ fn shard_from(stored: Vec<Bytes>, clock: &Clock) -> GroupShard {
     GroupShard::load(stored, config, clock.at(0))
 }
 
-fn commit_request(group: &str, generation: i32, member: &str, offset: i64) -> OffsetCommitRequest {
+/// An OffsetCommit of partition 0 of topic `t` (shared with the sharding tests).
+pub(super) fn commit_request(group: &str, generation: i32, member: &str, offset: i64) -> OffsetCommitRequest {
     let mut p = OffsetCommitRequestPartition::default();
     p.partition_index = 0;
     p.committed_offset = offset;

@@ -7,7 +7,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use kafka_protocol::error::ResponseError as E;
 use kafka_protocol::messages::join_group_request::JoinGroupRequestProtocol;
-use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
@@ -17,6 +16,7 @@ use klog_protocol::SystemClock;
 use klog_storage::LogError;
 
 use super::journal::{MemJournal, OffsetJournal};
+use super::shard_tests::commit_request;
 use super::{partition_for, GroupConfig, GroupCoordinator, PartitionExists};
 
 fn s(v: &str) -> StrBytes {
@@ -81,21 +81,6 @@ impl OffsetJournal for GatedJournal {
         self.wait_at_gate();
         self.inner.replay()
     }
-}
-
-fn commit_request(group: &str, generation: i32, member: &str, offset: i64) -> OffsetCommitRequest {
-    let mut p = OffsetCommitRequestPartition::default();
-    p.partition_index = 0;
-    p.committed_offset = offset;
-    let mut t = OffsetCommitRequestTopic::default();
-    t.name = s("t").into();
-    t.partitions.push(p);
-    let mut r = OffsetCommitRequest::default();
-    r.group_id = s(group).into();
-    r.generation_id_or_member_epoch = generation;
-    r.member_id = s(member);
-    r.topics.push(t);
-    r
 }
 
 async fn commit(c: &GroupCoordinator, group: &str, offset: i64) -> i16 {
