@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use klog::net::Limits;
 use serde::Deserialize;
 
 /// Command line (each flag also reads its `KLOG_*` environment variable).
@@ -51,6 +52,18 @@ pub struct Args {
     /// Close connections idle for this long [default: 600000].
     #[arg(long, env = "KLOG_CONNECTIONS_MAX_IDLE_MS")]
     pub connections_max_idle_ms: Option<u64>,
+    /// Most open connections [default: half the process's file descriptor limit].
+    #[arg(long, env = "KLOG_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Most open connections from one IP address [default: max-connections].
+    #[arg(long, env = "KLOG_MAX_CONNECTIONS_PER_IP")]
+    pub max_connections_per_ip: Option<usize>,
+    /// Most bytes of requests held in memory across connections [default: 268435456].
+    #[arg(long, env = "KLOG_QUEUED_MAX_REQUEST_BYTES")]
+    pub queued_max_request_bytes: Option<usize>,
+    /// Most record bytes in one fetch response [default: 57671680].
+    #[arg(long, env = "KLOG_FETCH_MAX_BYTES")]
+    pub fetch_max_bytes: Option<usize>,
     /// Default topic config, Kafka names, e.g. `--topic-default retention.ms=3600000` (repeatable;
     /// the env variable takes a comma-separated list).
     #[arg(long = "topic-default", env = "KLOG_TOPIC_DEFAULTS", value_delimiter = ',')]
@@ -77,6 +90,10 @@ struct FileConfig {
     offsets_topic_num_partitions: Option<i32>,
     socket_request_max_bytes: Option<usize>,
     connections_max_idle_ms: Option<u64>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
+    queued_max_request_bytes: Option<usize>,
+    fetch_max_bytes: Option<usize>,
     #[serde(default)]
     topic_defaults: BTreeMap<String, toml::Value>,
     log: Option<String>,
@@ -106,6 +123,10 @@ pub struct Settings {
     pub socket_request_max_bytes: usize,
     /// Idle connection timeout.
     pub idle_timeout: Duration,
+    /// Connection and request-byte limits.
+    pub limits: Limits,
+    /// Most record bytes per fetch response.
+    pub fetch_max_bytes: usize,
     /// Topic config defaults with Kafka names.
     pub topic_defaults: BTreeMap<String, String>,
     /// Log filter.
@@ -154,6 +175,19 @@ impl Settings {
         if offsets_topic_num_partitions < 1 {
             bail!("offsets-topic-num-partitions must be at least 1, got {offsets_topic_num_partitions}");
         }
+        let defaults = Limits::default();
+        let max_connections = args.max_connections.or(file.max_connections).unwrap_or(defaults.max_connections);
+        let limits = Limits {
+            max_connections,
+            max_connections_per_ip: args
+                .max_connections_per_ip
+                .or(file.max_connections_per_ip)
+                .unwrap_or(max_connections),
+            queued_max_request_bytes: args
+                .queued_max_request_bytes
+                .or(file.queued_max_request_bytes)
+                .unwrap_or(defaults.queued_max_request_bytes),
+        };
         Ok(Settings {
             data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("klog-data")),
             listen,
@@ -173,6 +207,11 @@ impl Settings {
             idle_timeout: Duration::from_millis(
                 args.connections_max_idle_ms.or(file.connections_max_idle_ms).unwrap_or(600_000),
             ),
+            limits,
+            fetch_max_bytes: args
+                .fetch_max_bytes
+                .or(file.fetch_max_bytes)
+                .unwrap_or(klog::broker::DEFAULT_FETCH_MAX_BYTES),
             topic_defaults,
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             log_json,

@@ -18,6 +18,7 @@ use tokio::net::TcpSocket;
 use config::{Args, Settings};
 
 fn main() -> ExitCode {
+    raise_descriptor_limit();
     let settings = match Settings::resolve(Args::parse()) {
         Ok(s) => s,
         Err(e) => {
@@ -60,6 +61,7 @@ async fn run(settings: Settings) -> Result<()> {
         max_request_bytes: settings.socket_request_max_bytes,
         idle_timeout: settings.idle_timeout,
         shutdown_grace: SHUTDOWN_GRACE,
+        limits: settings.limits,
     };
     let server = Server::from_listener(listener, broker.clone(), server_config);
     tracing::info!(listen = %bound, advertised = ?broker.advertised(), "serving");
@@ -99,6 +101,7 @@ fn open_broker(settings: &Settings, bound: &SocketAddr) -> Result<Arc<Broker>> {
     config.advertised = advertised;
     config.num_partitions = settings.num_partitions;
     config.auto_create_topics = settings.auto_create_topics;
+    config.fetch_max_bytes = settings.fetch_max_bytes;
     config.log = LogConfig::default().with_overrides(&settings.topic_defaults).context("invalid topic default")?;
     config.group = GroupConfig {
         initial_rebalance_delay_ms: settings.group_initial_rebalance_delay_ms,
@@ -109,6 +112,20 @@ fn open_broker(settings: &Settings, bound: &SocketAddr) -> Result<Arc<Broker>> {
     let broker = Broker::open(config).context("cannot open the broker")?;
     tracing::info!(open_ms = started.elapsed().as_millis() as u64, "broker opened");
     Ok(broker)
+}
+
+/// Raises the soft limit on open files to the hard one: a broker holds a file
+/// per log segment and per connection (the connection limits default to a share
+/// of this limit, so it is raised before they are worked out).
+fn raise_descriptor_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit and setrlimit read and write only the struct they are given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 && limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
 }
 
 /// The host to advertise when only a listener is configured.

@@ -46,6 +46,9 @@ pub struct Endpoint {
     pub port: u16,
 }
 
+/// Kafka's default `fetch.max.bytes`: 55 MiB.
+pub const DEFAULT_FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
+
 /// Broker settings. Field docs name the Kafka key where there is one.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -63,6 +66,9 @@ pub struct BrokerConfig {
     pub log: LogConfig,
     /// Group coordinator settings.
     pub group: GroupConfig,
+    /// `fetch.max.bytes`: the most record bytes one fetch response carries
+    /// (beyond one batch, so that a consumer always progresses).
+    pub fetch_max_bytes: usize,
     /// How often retention, time-based flush and checkpoints run.
     pub maintenance_interval: Duration,
     /// The wall clock (timestamps, retention, group expiry).
@@ -82,6 +88,7 @@ impl BrokerConfig {
             num_partitions: 1,
             log: LogConfig::default(),
             group: GroupConfig::default(),
+            fetch_max_bytes: DEFAULT_FETCH_MAX_BYTES,
             maintenance_interval: Duration::from_secs(5),
             clock: Arc::new(SystemClock),
             fs: Arc::new(RealFs),

@@ -24,7 +24,7 @@ pub use klog_storage as log;
 
 /// The TCP front end of the broker.
 pub mod net {
-    pub use klog_broker::server::{Server, ServerConfig};
+    pub use klog_broker::server::{Admission, Limits, Refusal, Server, ServerConfig};
     pub use klog_protocol::frame::{
         decode_request, encode_response, encode_unsupported_api_versions, CodecError, DecodedRequest,
     };

@@ -147,6 +147,44 @@ async fn fetch_returns_the_produced_batches_across_partitions_segments_and_limit
     broker.stop().await;
 }
 
+/// Finding: a 700-byte Fetch v4 naming one 16 MiB partition 40 times with
+/// `partition_max_bytes = 2^31-1` and `max_bytes = 0` was answered with 655 MB.
+/// Each partition is answered once, `max_bytes = 0` means one batch, and no
+/// response carries more than the broker's `fetch.max.bytes` beyond one batch.
+#[tokio::test]
+async fn a_fetch_naming_one_partition_many_times_is_answered_once_within_the_limits() {
+    let fetch_max = 64 * 1024;
+    let broker = TestBroker::start_with(Default::default(), |c| c.fetch_max_bytes = fetch_max).await;
+    let mut conn = broker.connect().await;
+    create_topic(&mut conn, 2, "1048576").await;
+    let stored = produce(&mut conn, 0, 100, 1000).await;
+    produce(&mut conn, 1, 100, 1000).await;
+    let batch_len = stored[0].len();
+    let mut repeated = vec![(0, 0); 40];
+    repeated.push((1, 0));
+    repeated.extend([(0, 5); 10]);
+    let (nothing, everything) = (0, i32::MAX);
+    for version in [4, 11, 12] {
+        let mut req = fetch_request(&repeated, everything, nothing);
+        let mut again = req.topics[0].clone();
+        again.partitions.truncate(3);
+        req.topics.push(again);
+        let resp = conn.call(req.clone(), version).await;
+        let answered: Vec<i32> = resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.partition_index).collect();
+        let mut sorted = answered.clone();
+        sorted.sort();
+        assert_eq!(sorted, vec![0, 1], "each partition answered once, v{version}");
+        let bytes: usize = resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.records.as_ref().unwrap().len()).sum();
+        assert_eq!(bytes, batch_len, "max_bytes 0: exactly one batch, v{version}");
+
+        req.max_bytes = everything;
+        let resp = conn.call(req, version).await;
+        let bytes: usize = resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.records.as_ref().unwrap().len()).sum();
+        assert!(bytes > fetch_max / 2 && bytes <= fetch_max + batch_len, "{bytes} B against fetch.max.bytes {fetch_max}");
+    }
+    broker.stop().await;
+}
+
 #[tokio::test]
 async fn a_log_deleted_while_its_records_are_sent_gives_whole_batches_or_a_closed_connection() {
     let broker = TestBroker::start().await;

@@ -2,6 +2,12 @@
 //!
 //! Incremental fetch sessions (KIP-227) are refused the way Kafka allows: a new
 //! session is never created (session id 0), so clients send full fetches.
+//!
+//! Every request is bounded whatever it says: each partition is answered once
+//! (repeats are dropped), the response holds at most the smaller of the request's
+//! `max_bytes` and the broker's `fetch.max.bytes` (beyond one batch of the first
+//! partition with data, so a consumer always progresses), and a long poll waits
+//! at most [`MAX_FETCH_WAIT`].
 
 use std::future::Future;
 use std::task::Poll;
@@ -18,6 +24,11 @@ use tokio::time::Instant;
 
 use super::codes::log_error_code;
 use crate::Broker;
+
+/// The longest a fetch waits for data, whatever its `max_wait_ms` says: the
+/// default request timeout of Kafka's clients (a client waiting longer would have
+/// given up on the request already). An empty answer only makes it ask again.
+pub const MAX_FETCH_WAIT: Duration = Duration::from_secs(30);
 
 impl Broker {
     /// Reads every requested partition; waits up to `max_wait_ms` for `min_bytes`.
@@ -38,9 +49,11 @@ impl Broker {
             response.error_code = ResponseError::FetchSessionIdNotFound.code();
             return (response, DeferredRecords::default());
         }
+        drop_repeated_partitions(&mut req);
         let turn = self.fetch_turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         take_turns(&mut req, turn);
-        let deadline = Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+        let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_FETCH_WAIT);
+        let deadline = Instant::now() + wait;
         // Watch the requested partitions before reading so an append in between is not missed.
         let mut watches = self.high_watermark_watches(&req);
         loop {
@@ -88,7 +101,7 @@ impl Broker {
         mut deferred: Option<&mut DeferredRecords>,
     ) -> (FetchResponse, usize, bool) {
         let mut response = FetchResponse::default();
-        let mut remaining = if req.max_bytes > 0 { req.max_bytes as usize } else { usize::MAX };
+        let mut remaining = (req.max_bytes.max(0) as usize).min(self.config.fetch_max_bytes);
         let mut total = 0usize;
         let mut has_error = false;
         for fetch_topic in &req.topics {
@@ -132,6 +145,19 @@ impl Broker {
         }
         (response, total, has_error)
     }
+}
+
+/// Drops every repeat of a partition already named earlier in the request (in
+/// the same topic entry or another one naming the same topic), and topic entries
+/// left empty: each partition is read and answered once.
+fn drop_repeated_partitions(req: &mut FetchRequest) {
+    let mut seen = std::collections::HashSet::new();
+    for topic in &mut req.topics {
+        let name = topic.topic.clone();
+        let id = topic.topic_id;
+        topic.partitions.retain(|p| seen.insert((name.clone(), id, p.partition)));
+    }
+    req.topics.retain(|t| !t.partitions.is_empty());
 }
 
 /// Rotates the order of the requested partitions by `turn`. The response byte

@@ -14,17 +14,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit};
 use tokio::task::JoinSet;
 
 use klog_protocol::frame::{decode_request, encode_unsupported_api_versions, DecodedRequest};
 use klog_protocol::wire::{encode_response_chunks, Chunk};
 use klog_protocol::{RequestContext, Service};
 
+use super::admission::{Admission, Limits, Refusal};
 use super::stream::{Connection, Listener};
 use crate::writer::write_chunks;
+
+/// How much of a frame body is read per step (the buffer grows by at most this).
+const READ_CHUNK: usize = 64 * 1024;
 
 /// Network limits.
 #[derive(Debug, Clone)]
@@ -35,6 +39,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long shutdown waits for connections to finish their current request.
     pub shutdown_grace: Duration,
+    /// Connection and request-byte limits.
+    pub limits: Limits,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +49,7 @@ impl Default for ServerConfig {
             max_request_bytes: 100 * 1024 * 1024,
             idle_timeout: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(5),
+            limits: Limits::default(),
         }
     }
 }
@@ -52,6 +59,7 @@ pub struct Server<L = TcpListener> {
     listener: L,
     service: Arc<dyn Service>,
     config: ServerConfig,
+    admission: Arc<Admission>,
 }
 
 impl Server {
@@ -64,7 +72,13 @@ impl Server {
 impl<L: Listener> Server<L> {
     /// Serves on an already bound listener (bind first to learn the port to advertise).
     pub fn from_listener(listener: L, service: Arc<dyn Service>, config: ServerConfig) -> Server<L> {
-        Server { listener, service, config }
+        let admission = Admission::new(config.limits);
+        Server { listener, service, config, admission }
+    }
+
+    /// The live connection and request-byte counts (for metrics and tests).
+    pub fn admission(&self) -> Arc<Admission> {
+        self.admission.clone()
     }
 
     /// The address actually bound.
@@ -83,11 +97,20 @@ impl<L: Listener> Server<L> {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        let slot = match self.admission.admit(peer.ip()) {
+                            Ok(slot) => slot,
+                            Err(refusal) => {
+                                refused(&self.admission, peer, refusal);
+                                continue;
+                            }
+                        };
                         let service = self.service.clone();
                         let config = self.config.clone();
+                        let admission = self.admission.clone();
                         let stop = stop_rx.clone();
                         connections.spawn(async move {
-                            if let Err(e) = serve_connection(stream, peer, service, config, stop).await {
+                            let _slot = slot;
+                            if let Err(e) = serve_connection(stream, peer, service, config, admission, stop).await {
                                 tracing::debug!(%peer, error = %e, "connection closed");
                             }
                         });
@@ -110,6 +133,16 @@ impl<L: Listener> Server<L> {
     }
 }
 
+/// Logs a turned-away connection: the first and then every thousandth, so a
+/// flood of them cannot flood the log too.
+fn refused(admission: &Admission, peer: SocketAddr, refusal: Refusal) {
+    let count = admission.refused_connections();
+    if count % 1000 == 1 {
+        let open = admission.open_connections();
+        tracing::warn!(%peer, ?refusal, open, refused_so_far = count, "connection refused");
+    }
+}
+
 /// Why a connection ended early.
 #[derive(Debug, thiserror::Error)]
 enum ConnectionError {
@@ -128,10 +161,11 @@ async fn serve_connection<C: Connection>(
     peer: SocketAddr,
     service: Arc<dyn Service>,
     config: ServerConfig,
+    admission: Arc<Admission>,
     mut stop: watch::Receiver<bool>,
 ) -> Result<(), ConnectionError> {
     let (read_half, mut write_half) = stream.into_halves();
-    let mut reader = BufReader::with_capacity(64 * 1024, read_half);
+    let mut reader = BufReader::with_capacity(READ_CHUNK, read_half);
     let (tx, mut rx) = mpsc::channel::<Vec<Chunk>>(64);
     let writer = tokio::spawn(async move {
         while let Some(mut chunks) = rx.recv().await {
@@ -146,10 +180,11 @@ async fn serve_connection<C: Connection>(
     let result: Result<(), ConnectionError> = async {
         loop {
             let frame = tokio::select! {
-                frame = read_frame(&mut reader, &config) => frame?,
+                frame = read_frame(&mut reader, &config, &admission) => frame?,
                 _ = stop.changed() => return Ok(()),
             };
-            let Some(frame) = frame else { return Ok(()) };
+            // The request's bytes stay counted until it is answered.
+            let Some((frame, _held)) = frame else { return Ok(()) };
             let out = match decode_request(frame)? {
                 DecodedRequest::UnsupportedApiVersions { correlation_id } => {
                     let mut out = BytesMut::new();
@@ -159,7 +194,13 @@ async fn serve_connection<C: Connection>(
                 DecodedRequest::Request { header, api_key, version, body } => {
                     let client_id = header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default();
                     let context = RequestContext::anonymous("PLAINTEXT", client_id, format!("/{}", peer.ip()));
-                    let Some(response) = service.call_wire(&context, version, body).await else { continue };
+                    // A peer that hangs up meanwhile will never read the answer: stop
+                    // waiting for it (a parked long poll would pin this connection).
+                    let response = tokio::select! {
+                        response = service.call_wire(&context, version, body) => response,
+                        () = peer_hung_up(&mut reader) => return Ok(()),
+                    };
+                    let Some(response) = response else { continue };
                     encode_response_chunks(header.correlation_id, api_key, header.request_api_version, &response)?
                 }
             };
@@ -175,11 +216,13 @@ async fn serve_connection<C: Connection>(
     written.map_err(ConnectionError::from)
 }
 
-/// Reads one length-prefixed frame; `None` on a clean end of stream.
+/// Reads one length-prefixed frame, holding its size in the broker's request
+/// byte budget; `None` on a clean end of stream.
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut BufReader<R>,
     config: &ServerConfig,
-) -> Result<Option<Bytes>, ConnectionError> {
+    admission: &Admission,
+) -> Result<Option<(Bytes, OwnedSemaphorePermit)>, ConnectionError> {
     let mut len_buf = [0u8; 4];
     match tokio::time::timeout(config.idle_timeout, reader.read_exact(&mut len_buf)).await {
         Err(_) => return Err(ConnectionError::Idle),
@@ -192,7 +235,31 @@ async fn read_frame<R: AsyncRead + Unpin>(
     if len > config.max_request_bytes {
         return Err(ConnectionError::TooLarge(len));
     }
-    let mut frame = BytesMut::zeroed(len);
-    reader.read_exact(&mut frame).await?;
-    Ok(Some(frame.freeze()))
+    let held = admission.hold_request_bytes(len).await;
+    // The buffer grows with the bytes that arrive, not with the length claimed,
+    // and a frame that stops arriving counts as idleness like no frame at all.
+    let mut frame = BytesMut::new();
+    while frame.len() < len {
+        frame.reserve((len - frame.len()).min(READ_CHUNK));
+        let missing = (len - frame.len()) as u64;
+        let mut body = (&mut *reader).take(missing);
+        match tokio::time::timeout(config.idle_timeout, body.read_buf(&mut frame)).await {
+            Err(_) => return Err(ConnectionError::Idle),
+            Ok(Ok(0)) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
+            Ok(read) => {
+                read?;
+            }
+        }
+    }
+    Ok(Some((frame.freeze(), held)))
+}
+
+/// Resolves once the peer has closed the connection (or it failed). Bytes of
+/// further requests already waiting are left in the buffer and keep it pending:
+/// they are read after the current request, when a hang-up shows as usual.
+async fn peer_hung_up<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) {
+    match reader.fill_buf().await {
+        Ok([]) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
+    }
 }

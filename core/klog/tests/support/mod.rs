@@ -10,7 +10,7 @@ use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
 use klog::broker::group::GroupConfig;
 use klog::broker::{Broker, BrokerConfig, Endpoint};
-use klog::net::{Server, ServerConfig};
+use klog::net::{Admission, Server, ServerConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
@@ -20,6 +20,8 @@ pub struct TestBroker {
     pub addr: SocketAddr,
     pub broker: Arc<Broker>,
     pub dir: tempfile::TempDir,
+    /// The server's live connection counts.
+    pub admission: Arc<Admission>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -46,6 +48,7 @@ impl TestBroker {
         tweak(&mut config);
         let broker = Broker::open(config).unwrap();
         let server = Server::from_listener(listener, broker.clone(), server_config);
+        let admission = server.admission();
         let (tx, rx) = oneshot::channel();
         let task = tokio::spawn(async move {
             server
@@ -55,7 +58,7 @@ impl TestBroker {
                 .await
                 .unwrap();
         });
-        TestBroker { addr, broker, dir, stop: Some(tx), task: Some(task) }
+        TestBroker { addr, broker, dir, admission, stop: Some(tx), task: Some(task) }
     }
 
     pub async fn stop(self) {
