@@ -9,6 +9,8 @@ stops the broker (SIGTERM) and then measures, over ROUNDS restarts:
   that lists a broker (the first moment a client can do anything);
 - accept: process start -> first accepted TCP connection (a gap between accept and
   ready means clients connect to a broker that cannot answer yet);
+- RSS: the broker's resident memory once it answers (after the first restart's
+  read-back check of every partition);
 - stop: SIGTERM -> process exit, with IDLE idle client connections open and one
   consumer in a group long-polling.
 
@@ -244,9 +246,10 @@ def run(kind, n, work):
         accept, api, meta = probe(broker.port, time.monotonic() + START_TIMEOUT)
         if r == 0:
             check(broker, n)
+        rss = rss_mib(proc.pid)
         clients = idle_clients(broker)
         stop_s, rc = stop(proc, clients)
-        rows.append((accept, api, meta, stop_s, rc))
+        rows.append((accept, api, meta, stop_s, rss, rc))
     syncs = None
     if kind == "klog" and os.environ.get("STRACE") == "1" and shutil.which("strace"):
         out = os.path.join(work, f"strace-{n}.txt")
@@ -255,6 +258,15 @@ def run(kind, n, work):
         stop(proc, ([], _NoConsumer()))
         syncs = strace_counts(out)
     return broker.name, populate_s, first_stop, rows, syncs
+
+
+def rss_mib(pid):
+    """Resident memory of `pid` in MiB (VmRSS)."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 class _NoConsumer:
@@ -274,18 +286,19 @@ def main():
     work = tempfile.mkdtemp(prefix="klog-restart-", dir=os.environ.get("BENCH_DIR"))
     print(f"Restart benchmark: {RECORDS} records per partition, {ROUNDS} restarts, "
           f"{IDLE} idle connections + 1 group consumer at SIGTERM; medians in seconds.\n")
-    print("| broker | partitions | accept | ApiVersions | Metadata | SIGTERM -> exit | exit codes | "
-          "stop after writes |")
-    print("|---|---:|---:|---:|---:|---:|---|---:|")
+    print("| broker | partitions | accept | ApiVersions | Metadata | SIGTERM -> exit | RSS MiB when ready "
+          "| exit codes | stop after writes |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|---:|")
     strace_rows = []
     try:
         for n in PARTITIONS:
             for kind in BROKERS:
                 name, _, first_stop, rows, syncs = run(kind, n, work)
                 cols = [median([r[i] for r in rows]) for i in range(4)]
-                codes = ",".join(str(r[4]) for r in rows)
+                rss = median([r[4] for r in rows])
+                codes = ",".join(str(r[5]) for r in rows)
                 print(f"| {name} | {n} | " + " | ".join(f"{c:.3f}" for c in cols) +
-                      f" | {codes} | {first_stop:.3f} |", flush=True)
+                      f" | {rss:.0f} | {codes} | {first_stop:.3f} |", flush=True)
                 if syncs is not None:
                     strace_rows.append((n, syncs))
     finally:

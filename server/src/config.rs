@@ -188,6 +188,14 @@ impl Settings {
                 .or(file.queued_max_request_bytes)
                 .unwrap_or(defaults.queued_max_request_bytes),
         };
+        let socket_request_max_bytes =
+            args.socket_request_max_bytes.or(file.socket_request_max_bytes).unwrap_or(100 * 1024 * 1024);
+        if limits.queued_max_request_bytes < socket_request_max_bytes {
+            bail!(
+                "queued-max-request-bytes ({}) must be at least socket-request-max-bytes ({socket_request_max_bytes})",
+                limits.queued_max_request_bytes
+            );
+        }
         Ok(Settings {
             data_dir: args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("klog-data")),
             listen,
@@ -200,10 +208,7 @@ impl Settings {
                 .or(file.group_initial_rebalance_delay_ms)
                 .unwrap_or(3000),
             offsets_topic_num_partitions,
-            socket_request_max_bytes: args
-                .socket_request_max_bytes
-                .or(file.socket_request_max_bytes)
-                .unwrap_or(100 * 1024 * 1024),
+            socket_request_max_bytes,
             idle_timeout: Duration::from_millis(
                 args.connections_max_idle_ms.or(file.connections_max_idle_ms).unwrap_or(600_000),
             ),

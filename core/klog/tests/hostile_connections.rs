@@ -139,3 +139,28 @@ async fn connections_beyond_the_limits_are_closed_and_freed_places_reused() {
         broker.stop().await;
     }
 }
+
+/// `queued.max.request.bytes` counts bytes that arrived, not bytes claimed:
+/// frames that claim the whole budget and send a few bytes do not keep an
+/// honest client's request from being read.
+#[tokio::test]
+async fn frames_claiming_the_whole_request_budget_hold_only_what_they_sent() {
+    let budget = 1024 * 1024;
+    let limits = Limits { queued_max_request_bytes: budget, ..Limits::default() };
+    let config = ServerConfig { max_request_bytes: budget, limits, ..ServerConfig::default() };
+    let broker = TestBroker::start_with(config, |_| {}).await;
+    let mut claims = Vec::new();
+    for _ in 0..3 {
+        let mut conn = broker.connect().await;
+        conn.send_raw(&(budget as i32).to_be_bytes()).await;
+        conn.send_raw(&[0, 18, 0, 3, 0, 0, 0, 1]).await;
+        claims.push(conn);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let answered = tokio::time::timeout(Duration::from_secs(5), async {
+        broker.connect().await.call(ApiVersionsRequest::default(), 3).await
+    });
+    assert!(answered.await.is_ok(), "an honest request waited behind claimed bytes");
+    drop(claims);
+    broker.stop().await;
+}

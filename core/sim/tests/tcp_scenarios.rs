@@ -49,6 +49,11 @@ fn crashes() {
     run_scenario(TcpScenario::Crashes);
 }
 
+#[test]
+fn hostile_clients() {
+    run_scenario(TcpScenario::HostileClients);
+}
+
 /// Two runs of one seed print the same summary and digest of their whole trace.
 #[test]
 fn a_tcp_seed_replays_exactly() {

@@ -111,8 +111,13 @@ impl Admission {
         Ok(ConnectionSlot { admission: self.clone(), ip })
     }
 
-    /// Waits until `len` more request bytes may be held (a frame larger than the
-    /// whole budget waits for all of it), and holds them until the permit drops.
+    /// The most request bytes held at once (`queued.max.request.bytes`).
+    pub fn request_byte_budget(&self) -> usize {
+        self.limits.queued_max_request_bytes
+    }
+
+    /// Waits until `len` more request bytes may be held (more than the whole
+    /// budget wait for all of it), and holds them until the permit drops.
     pub async fn hold_request_bytes(&self, len: usize) -> OwnedSemaphorePermit {
         let n = len.clamp(1, self.limits.queued_max_request_bytes);
         let n = u32::try_from(n).unwrap_or(u32::MAX);

@@ -39,7 +39,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long shutdown waits for connections to finish their current request.
     pub shutdown_grace: Duration,
-    /// Connection and request-byte limits.
+    /// Connection and request-byte limits (the byte budget is raised to
+    /// `max_request_bytes` if set below it).
     pub limits: Limits,
 }
 
@@ -72,7 +73,9 @@ impl Server {
 impl<L: Listener> Server<L> {
     /// Serves on an already bound listener (bind first to learn the port to advertise).
     pub fn from_listener(listener: L, service: Arc<dyn Service>, config: ServerConfig) -> Server<L> {
-        let admission = Admission::new(config.limits);
+        // A frame must fit the budget whole, or it could never be read.
+        let budget = config.limits.queued_max_request_bytes.max(config.max_request_bytes);
+        let admission = Admission::new(Limits { queued_max_request_bytes: budget, ..config.limits });
         Server { listener, service, config, admission }
     }
 
@@ -216,13 +219,14 @@ async fn serve_connection<C: Connection>(
     written.map_err(ConnectionError::from)
 }
 
-/// Reads one length-prefixed frame, holding its size in the broker's request
-/// byte budget; `None` on a clean end of stream.
+/// Reads one length-prefixed frame, holding its bytes in the broker's request
+/// byte budget as they arrive (a frame that claims much and sends little holds
+/// little); `None` on a clean end of stream.
 async fn read_frame<R: AsyncRead + Unpin>(
     reader: &mut BufReader<R>,
     config: &ServerConfig,
     admission: &Admission,
-) -> Result<Option<(Bytes, OwnedSemaphorePermit)>, ConnectionError> {
+) -> Result<Option<(Bytes, Option<OwnedSemaphorePermit>)>, ConnectionError> {
     let mut len_buf = [0u8; 4];
     match tokio::time::timeout(config.idle_timeout, reader.read_exact(&mut len_buf)).await {
         Err(_) => return Err(ConnectionError::Idle),
@@ -235,20 +239,29 @@ async fn read_frame<R: AsyncRead + Unpin>(
     if len > config.max_request_bytes {
         return Err(ConnectionError::TooLarge(len));
     }
-    let held = admission.hold_request_bytes(len).await;
-    // The buffer grows with the bytes that arrive, not with the length claimed,
-    // and a frame that stops arriving counts as idleness like no frame at all.
+    // The buffer grows with the bytes that arrive, not with the length claimed.
+    // Waiting for bytes, or for room in the budget, longer than the idle timeout
+    // closes the connection (which also frees what it held, so connections
+    // holding parts of frames cannot wait on each other for ever).
+    let step_limit = READ_CHUNK.min(admission.request_byte_budget());
     let mut frame = BytesMut::new();
+    let mut held: Option<OwnedSemaphorePermit> = None;
     while frame.len() < len {
-        frame.reserve((len - frame.len()).min(READ_CHUNK));
-        let missing = (len - frame.len()) as u64;
-        let mut body = (&mut *reader).take(missing);
-        match tokio::time::timeout(config.idle_timeout, body.read_buf(&mut frame)).await {
+        let want = (len - frame.len()).min(step_limit);
+        let room = tokio::time::timeout(config.idle_timeout, admission.hold_request_bytes(want));
+        let mut step = room.await.map_err(|_| ConnectionError::Idle)?;
+        frame.reserve(want);
+        let mut body = (&mut *reader).take(want as u64);
+        let n = match tokio::time::timeout(config.idle_timeout, body.read_buf(&mut frame)).await {
             Err(_) => return Err(ConnectionError::Idle),
             Ok(Ok(0)) => return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into()),
-            Ok(read) => {
-                read?;
-            }
+            Ok(read) => read?,
+        };
+        // Keep what arrived; the rest of the step goes back to the budget.
+        let arrived = step.split(n).expect("at most `want` bytes arrive");
+        match &mut held {
+            Some(held) => held.merge(arrived),
+            None => held = Some(arrived),
         }
     }
     Ok(Some((frame.freeze(), held)))

@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::{RequestKind, ResponseKind};
-use klog_broker::server::{Server, ServerConfig};
+use klog_broker::server::{Limits, Server, ServerConfig};
 use klog_broker::{Broker, BrokerConfig, Endpoint};
 use klog_protocol::wire::WireResponse;
 use klog_protocol::{BoxFuture, RequestContext, Service};
 
 use super::clock::SimClock;
+use super::intruder::MAX_CONNECTIONS_PER_IP;
 use super::wire::SimListener;
 use crate::block_on::block_on;
 
@@ -54,7 +55,8 @@ impl BrokerHost {
                 broker.topics().create(&host.topic, host.partitions, BTreeMap::new())?;
             }
             let listener = SimListener::bind(SocketAddr::from((Ipv4Addr::UNSPECIFIED, PORT))).await?;
-            let config = ServerConfig { idle_timeout: IDLE_TIMEOUT, ..ServerConfig::default() };
+            let limits = Limits { max_connections_per_ip: MAX_CONNECTIONS_PER_IP, ..Limits::default() };
+            let config = ServerConfig { idle_timeout: IDLE_TIMEOUT, limits, ..ServerConfig::default() };
             let service = Arc::new(DiskWorkInOneStep(broker));
             Server::from_listener(listener, service, config).serve(std::future::pending()).await?;
             Ok(())

@@ -7,6 +7,7 @@
 //! - [`broker`]: a broker host whose data directory survives its crashes.
 //! - [`chaos`]: partitions, held links and crashes between turmoil's steps.
 //! - [`committer`]: a committing group member, checking commits never go back.
+//! - [`intruder`]: a hostile host holding and abandoning misbehaving connections.
 //! - [`scenario`]: the scenarios and their end-of-run checks (the same
 //!   [`crate::check`] invariants as the in-process scenarios).
 //! - [`seeds`]: running many seeds, printing failing ones with their replay.
@@ -16,6 +17,7 @@ pub mod chaos;
 pub mod clock;
 pub mod committer;
 pub mod events;
+pub mod intruder;
 pub mod scenario;
 pub mod seeds;
 pub mod wire;

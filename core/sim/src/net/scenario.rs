@@ -17,6 +17,7 @@ use super::broker::{BrokerHost, PORT};
 use super::chaos::{Chaos, FaultKind};
 use super::committer::Committer;
 use super::events::Events;
+use super::intruder::{intruder_host, Target};
 use super::wire::SimTcpConnector;
 use crate::check::{check, check_consumed, Stored, Summary};
 use crate::consume::Reader;
@@ -46,23 +47,27 @@ pub enum TcpScenario {
     Partitions,
     /// Random message latency; broker hosts crash and restart on their data.
     Crashes,
+    /// Random message latency and cut links, while beside each honest client
+    /// host an intruder holds and abandons misbehaving connections to its broker.
+    HostileClients,
 }
 
 impl TcpScenario {
     /// Every TCP scenario.
-    pub const ALL: [TcpScenario; 2] = [TcpScenario::Partitions, TcpScenario::Crashes];
+    pub const ALL: [TcpScenario; 3] = [TcpScenario::Partitions, TcpScenario::Crashes, TcpScenario::HostileClients];
 
     /// The test that runs this scenario (to replay a seed with).
     pub fn test_name(self) -> &'static str {
         match self {
             TcpScenario::Partitions => "partitions",
             TcpScenario::Crashes => "crashes",
+            TcpScenario::HostileClients => "hostile_clients",
         }
     }
 
     fn faults(self) -> FaultKind {
         match self {
-            TcpScenario::Partitions => FaultKind::Links,
+            TcpScenario::Partitions | TcpScenario::HostileClients => FaultKind::Links,
             TcpScenario::Crashes => FaultKind::Crashes,
         }
     }
@@ -126,6 +131,19 @@ pub fn run_tcp(scenario: TcpScenario, seed: u64) -> TcpReport {
             let host = host.clone();
             move || host.software()
         });
+        if scenario == TcpScenario::HostileClients {
+            let target = Target {
+                address: format!("{}:{PORT}", host.name),
+                topic: TOPIC.into(),
+                partitions: workload.partitions,
+            };
+            let healed = shared.clone();
+            let intruder = intruder_host(target, rng.clone(), shared.events.clone(), move || {
+                healed.healed.load(Ordering::Acquire)
+            });
+            let name = format!("intruder-{index}");
+            sim.client(name.as_str(), intruder);
+        }
         sim.client(client.as_str(), client_host(host.name.clone(), workload, rng.clone(), shared.clone()));
         pairs.push((client, host.name));
         dirs.push(dir);
