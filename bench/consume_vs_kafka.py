@@ -38,11 +38,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "tests", "interop", "reference", "lib")
 RECORDS = int(os.environ.get("RECORDS", "3000000"))
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
-# java: Kafka's ConsumerPerformance; rdkafka: bench/rdkafka_consume.c (librdkafka's batch API).
+# java: Kafka's ConsumerPerformance; rdkafka: bench/rdkafka_consume.c (librdkafka's batch API);
+# klog: klog's own Rust consumer (bench/client, `klog-bench consume`).
 CLIENTS = os.environ.get("CLIENTS", "java").split(",")
 PARTITIONS = (1, 6)
 # BROKERS=klog (or kafka) runs one side only.
 RDKAFKA = None  # the built rdkafka_consume, when CLIENTS has it
+KLOG_BENCH = None  # the built klog-bench, when CLIENTS has it
 JAVA = ["java", "-Xmx1g", "-cp", os.path.join(LIB, "*")]
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -123,7 +125,15 @@ def rdkafka_tool():
 def consume(client, broker, partitions):
     """Reads the whole topic once with `client`: rate, fetch figures, broker CPU."""
     before = cpu_seconds(broker.pid)
-    if client == "rdkafka":
+    if client == "klog":
+        r = subprocess.run([KLOG_BENCH, "consume", "--bootstrap", broker.addr, "--topic", f"perf-{partitions}p",
+                            "--partitions", str(partitions), "--count", str(RECORDS)],
+                           capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise SystemExit(f"klog-bench consume failed:\n{r.stderr}")
+        rate = float(r.stdout.split("|")[5].replace(",", ""))  # | klog consume (tcp) | count | size | s | rate |
+        figures = {"records": RECORDS, "rate": rate, "fetch_ms": float("nan"), "fetch_kib": float("nan")}
+    elif client == "rdkafka":
         r = subprocess.run([RDKAFKA, broker.addr, f"perf-{partitions}p", str(partitions), str(RECORDS)],
                            capture_output=True, text=True, timeout=300)
         if r.returncode != 0:
@@ -169,9 +179,13 @@ def parse_consumer(out):
 
 
 def main():
-    global RDKAFKA
+    global RDKAFKA, KLOG_BENCH
     if "rdkafka" in CLIENTS:
         RDKAFKA = rdkafka_tool()
+    if "klog" in CLIENTS:
+        subprocess.run(["cargo", "build", "--release", "-q", "-p", "klog-bench"], cwd=ROOT, check=True)
+        target = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
+        KLOG_BENCH = os.path.join(target, "release", "klog-bench")
     if not os.path.isdir(LIB) or not any("kafka-tools-" in f for f in os.listdir(LIB)):
         raise SystemExit("Kafka jars missing: (cd tests/interop/reference && "
                          "mvn -q -B dependency:copy-dependencies -DoutputDirectory=lib)")

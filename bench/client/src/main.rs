@@ -36,6 +36,9 @@ struct Args {
     /// Value size in bytes.
     #[arg(long, default_value_t = 100)]
     size: usize,
+    /// Partitions to consume (0 to N-1).
+    #[arg(long, default_value_t = 1)]
+    partitions: i32,
     /// `acks` for the producer.
     #[arg(long, default_value = "1")]
     acks: String,
@@ -111,9 +114,9 @@ async fn consume(args: &Args, client: ClientConfig, label: &str) -> Result<()> {
         let _ = config.set(k, v);
     }
     let consumer = Consumer::connect(config).await?;
-    let tp = TopicPartition::new(args.topic.clone(), 0);
-    consumer.assign(std::slice::from_ref(&tp)).await?;
-    consumer.seek_to_beginning(std::slice::from_ref(&tp)).await?;
+    let parts: Vec<TopicPartition> = (0..args.partitions).map(|p| TopicPartition::new(args.topic.clone(), p)).collect();
+    consumer.assign(&parts).await?;
+    consumer.seek_to_beginning(&parts).await?;
     let started = Instant::now();
     let mut got = 0usize;
     let mut bytes = 0usize;
