@@ -58,6 +58,7 @@ class RssWatch:
         self._stop.set()
         self._thread.join()
         grown = self.peak - self.baseline
+        print(f"broker RSS: baseline {self.baseline / MIB:.1f} MiB, peak +{grown / MIB:.1f} MiB")
         assert grown < RSS_HEADROOM, f"broker RSS grew by {grown / MIB:.0f} MiB (baseline {self.baseline / MIB:.0f})"
 
 
