@@ -259,6 +259,7 @@ impl Broker {
             drain.as_mut().enable();
             if !self.draining.load(Ordering::Acquire) {
                 tokio::select! {
+                    biased;
                     response = self.fetch(req.clone(), version) => return response,
                     _ = drain => {}
                 }

@@ -96,8 +96,12 @@ impl<L: Listener> Server<L> {
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
+            // `biased`: a fixed order (simulated runs replay exactly); finished
+            // connections are reaped before the next accept.
             tokio::select! {
+                biased;
                 _ = &mut shutdown => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let slot = match self.admission.admit(peer.ip()) {
@@ -124,7 +128,6 @@ impl<L: Listener> Server<L> {
                         tokio::time::sleep(Duration::from_millis(100)).await;
                     }
                 },
-                Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
         let _ = stop_tx.send(true);
@@ -182,7 +185,9 @@ async fn serve_connection<C: Connection>(
     });
     let result: Result<(), ConnectionError> = async {
         loop {
+            // `biased`: branches in a fixed order, so a simulated run replays exactly.
             let frame = tokio::select! {
+                biased;
                 frame = read_frame(&mut reader, &config, &admission) => frame?,
                 _ = stop.changed() => return Ok(()),
             };
@@ -200,6 +205,7 @@ async fn serve_connection<C: Connection>(
                     // A peer that hangs up meanwhile will never read the answer: stop
                     // waiting for it (a parked long poll would pin this connection).
                     let response = tokio::select! {
+                        biased;
                         response = service.call_wire(&context, version, body) => response,
                         () = peer_hung_up(&mut reader) => return Ok(()),
                     };
