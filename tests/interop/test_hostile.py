@@ -18,7 +18,8 @@ import pytest
 from helpers import wait_until
 
 ck = pytest.importorskip("confluent_kafka")
-from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # noqa: E402
 from kafka.record.util import calc_crc32c  # noqa: E402
 
 MIB = 1024 * 1024
@@ -128,11 +129,11 @@ def varint(v: int) -> bytes:
     return bytes(out)
 
 
-def batch(records: bytes, count: int, attributes: int = 0) -> bytes:
+def batch(records: bytes, count: int, attributes: int = 0, producer_id: int = -1, epoch: int = -1) -> bytes:
     """A RecordBatch v2 holding `records` (already encoded, maybe compressed) and
     claiming `count` records, with a correct CRC."""
     after_crc = struct.pack(">hiqqqhii", attributes, count - 1, 1_700_000_000_000, 1_700_000_000_000,
-                            -1, -1, -1, count) + records
+                            producer_id, epoch, -1 if producer_id < 0 else 0, count) + records
     crc = calc_crc32c(after_crc)
     body = struct.pack(">ibI", 0, 2, crc) + after_crc
     return struct.pack(">qi", 0, len(body)) + body
@@ -256,3 +257,89 @@ def test_connections_beyond_the_per_address_cap_are_closed(server_factory):
         for sock in admitted + [again]:
             sock.close()
     assert "connection refused" in server.stderr_tail(), "refusals are logged with the peer"
+
+
+def test_list_offsets_by_timestamp_over_compressed_batches_streams(server, topic_name):
+    # 64 MiB of records in gzip batches of about 1 MiB each, one millisecond apart.
+    p = Producer({"bootstrap.servers": server.bootstrap, "compression.type": "gzip",
+                  "linger.ms": 50, "batch.size": 1000000})
+    count = 64 * 1024
+    for i in range(count):
+        p.produce(topic_name, bytes(1000), timestamp=1_700_000_000_000 + i)
+        p.poll(0)
+    assert p.flush(60) == 0
+    del p
+    consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": "hostile"})
+    try:
+        with RssWatch(server.proc.pid):
+            for i in (0, 1, count // 3, count // 2, count - 1, count):
+                [found] = consumer.offsets_for_times([TopicPartition(topic_name, 0, 1_700_000_000_000 + i)],
+                                                     timeout=30)
+                assert found.error is None
+                assert found.offset == (i if i < count else -1), f"timestamp +{i}"
+    finally:
+        consumer.close()
+
+
+def test_internal_topic_and_odd_producer_fields_are_refused(server, topic_name):
+    fill(server, topic_name, 1)
+    committer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": "keeps-offsets"})
+    committer.commit(offsets=[TopicPartition(topic_name, 0, 42)], asynchronous=False)
+    committer.close()
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    with RssWatch(server.proc.pid):
+        attempts = [
+            admin.create_topics([NewTopic("__consumer_offsets", 1, 1)]),
+            admin.delete_topics(["__consumer_offsets"]),
+            admin.create_partitions([NewPartitions("__consumer_offsets", 100)]),
+        ]
+        for futures in attempts:
+            with pytest.raises(KafkaException):
+                futures["__consumer_offsets"].result(timeout=30)
+        with connect(server) as sock:
+            sock.sendall(produce_v3("__consumer_offsets", batch(record(3) + b"abc", 1)))
+            assert produce_error(read_frame(sock)) == 17, "INVALID_TOPIC_EXCEPTION expected"
+            odd = [
+                (batch(record(3) + b"abc", 1, attributes=0x10, producer_id=7, epoch=0), 48),  # no transaction
+                (batch(record(3) + b"abc", 1, producer_id=7, epoch=-1), 87),  # a producer id, no epoch
+            ]
+            for records, code in odd:
+                sock.sendall(produce_v3(topic_name, records))
+                assert produce_error(read_frame(sock)) == code
+    server.restart()
+    check = Consumer({"bootstrap.servers": server.bootstrap, "group.id": "keeps-offsets"})
+    try:
+        [tp] = check.committed([TopicPartition(topic_name, 0)], timeout=30)
+        assert tp.offset == 42, "a committed offset was lost"
+        assert check.get_watermark_offsets(TopicPartition(topic_name, 0), timeout=10) == (0, 1024)
+    finally:
+        check.close()
+
+
+def test_concurrent_large_topic_creations_leave_others_answered(server, topic_name):
+    admin = AdminClient({"bootstrap.servers": server.bootstrap})
+    answered, done = [], threading.Event()
+
+    def probe():
+        with connect(server) as sock:
+            sock.settimeout(2)  # well inside any client's session timeout
+            while not done.is_set():
+                sock.sendall(frame(18, 0, b""))
+                assert read_frame(sock) is not None
+                answered.append(time.monotonic())
+                time.sleep(0.01)
+
+    with RssWatch(server.proc.pid):
+        prober = threading.Thread(target=probe)
+        prober.start()
+        futures = admin.create_topics([NewTopic(f"{topic_name}-{i}", 1500, 1) for i in range(2)],
+                                      operation_timeout=120)
+        started = time.monotonic()
+        for future in futures.values():
+            future.result(timeout=180)
+        took = time.monotonic() - started
+        done.set()
+        prober.join()
+    during = [t for t in answered if t >= started]
+    print(f"3,000 partitions created in {took:.1f} s; {len(during)} ApiVersions answered meanwhile")
+    assert len(during) >= min(20, int(took * 10)), "other clients were not answered during the creation"

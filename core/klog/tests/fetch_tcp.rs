@@ -174,13 +174,18 @@ async fn a_fetch_naming_one_partition_many_times_is_answered_once_within_the_lim
         let mut sorted = answered.clone();
         sorted.sort();
         assert_eq!(sorted, vec![0, 1], "each partition answered once, v{version}");
-        let bytes: usize = resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.records.as_ref().unwrap().len()).sum();
+        let bytes: usize =
+            resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.records.as_ref().unwrap().len()).sum();
         assert_eq!(bytes, batch_len, "max_bytes 0: exactly one batch, v{version}");
 
         req.max_bytes = everything;
         let resp = conn.call(req, version).await;
-        let bytes: usize = resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.records.as_ref().unwrap().len()).sum();
-        assert!(bytes > fetch_max / 2 && bytes <= fetch_max + batch_len, "{bytes} B against fetch.max.bytes {fetch_max}");
+        let bytes: usize =
+            resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.records.as_ref().unwrap().len()).sum();
+        assert!(
+            bytes > fetch_max / 2 && bytes <= fetch_max + batch_len,
+            "{bytes} B against fetch.max.bytes {fetch_max}"
+        );
     }
     broker.stop().await;
 }

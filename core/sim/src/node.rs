@@ -74,6 +74,11 @@ impl SimNode {
         &self.disk
     }
 
+    /// The node's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.config.data_dir
+    }
+
     /// The directory of `topic`-`partition`'s log (to aim a failpoint at).
     pub fn partition_dir(&self, topic: &str, partition: i32) -> PathBuf {
         self.config.data_dir.join(format!("{topic}-{partition}"))

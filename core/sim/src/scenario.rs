@@ -44,16 +44,20 @@ pub enum Scenario {
     DiskFull,
     /// Writes to a partition cut short now and then, and restarts.
     ShortWrites,
+    /// The process runs out of file descriptors now and then (small segments roll
+    /// often, topics are created, the node restarts meanwhile) and gets them back.
+    DescriptorExhaustion,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::LostResponses,
         Scenario::Restarts,
         Scenario::FsyncFailures,
         Scenario::DiskFull,
         Scenario::ShortWrites,
+        Scenario::DescriptorExhaustion,
     ];
 
     /// The test that runs this scenario (to replay a seed with).
@@ -64,6 +68,7 @@ impl Scenario {
             Scenario::FsyncFailures => "fsync_failures",
             Scenario::DiskFull => "disk_full",
             Scenario::ShortWrites => "short_writes",
+            Scenario::DescriptorExhaustion => "descriptor_exhaustion",
         }
     }
 
@@ -79,6 +84,7 @@ impl Scenario {
     fn topic_overrides(self) -> BTreeMap<String, String> {
         match self {
             Scenario::FsyncFailures => [("flush.messages".to_string(), "1".to_string())].into(),
+            Scenario::DescriptorExhaustion => [("segment.bytes".to_string(), "2048".to_string())].into(),
             _ => BTreeMap::new(),
         }
     }
@@ -172,19 +178,32 @@ async fn drive(
         Scenario::ShortWrites => {
             Some(tokio::spawn(chaos::short_writes(node2, rng2, trace2, topic, workload.partitions)))
         }
+        Scenario::DescriptorExhaustion => {
+            Some(tokio::spawn(chaos::descriptor_exhaustion(node2, rng2, trace2, topic, workload.partitions)))
+        }
     };
     let result = workload.run(client, history.clone(), rng.clone()).await;
     if let Some(chaos) = chaos {
         chaos.abort();
-        let _ = chaos.await;
+        match chaos.await {
+            Ok(found) => found?,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {}
+        }
     }
     faults.set_enabled(false);
     node.disk().clear();
-    if scenario == Scenario::DiskFull {
-        // The broker ran throughout: once the disk has room, every partition takes writes.
-        refusing_writes(&node, workload.partitions)?;
-    }
     node.resume()?;
+    if matches!(scenario, Scenario::DiskFull | Scenario::DescriptorExhaustion) {
+        // Once the disk has room or descriptors are back, every partition takes writes.
+        let broker = node.broker().ok_or_else(|| Error::internal("the node is down"))?;
+        chaos::refusing_writes(&broker, TOPIC, workload.partitions)?;
+    }
+    if scenario == Scenario::DescriptorExhaustion {
+        no_orphan_directories(&node)?;
+        node.stop()?;
+        node.resume()?;
+    }
     result?;
     let cluster = Cluster::connect(ClientConfig::with_connector(vec!["sim:9092".into()], wire)).await?;
     let log = read_topic(&cluster, TOPIC, workload.partitions).await?;
@@ -193,13 +212,16 @@ async fn drive(
     Ok((log, consumed))
 }
 
-/// Fails when a partition of the topic refuses writes (is poisoned) on the running node.
-fn refusing_writes(node: &SimNode, partitions: i32) -> Result<()> {
+/// Fails when the node's data directory holds a partition directory of a topic the
+/// broker does not know (left behind by a failed creation).
+fn no_orphan_directories(node: &SimNode) -> Result<()> {
     let broker = node.broker().ok_or_else(|| Error::internal("the node is down"))?;
-    let topic = broker.topics().get(TOPIC).ok_or_else(|| Error::internal("the topic is gone"))?;
-    for p in 0..partitions {
-        if topic.partition(p).is_some_and(|log| log.is_poisoned()) {
-            return Err(Error::internal(format!("partition {p} still refuses writes after the disk freed")));
+    for entry in std::fs::read_dir(node.data_dir())? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        if let Some((topic, _)) = klog_storage::parse_partition_dir(&name) {
+            if !topic.starts_with("__") && broker.topics().get(&topic).is_none() {
+                return Err(Error::internal(format!("{name} is left behind by a topic that does not exist")));
+            }
         }
     }
     Ok(())

@@ -46,6 +46,15 @@ fn short_writes() {
 }
 
 #[test]
+fn descriptor_exhaustion() {
+    let reports = run_scenario(Scenario::DescriptorExhaustion);
+    // Appends were refused for want of descriptors, and taken again.
+    assert!(reports.iter().any(|r| r.summary.failed > 0 && r.summary.acked > 0), "descriptors never ran out mid-run");
+    let refused = |r: &Report| r.trace.iter().any(|e| e.contains("reopening without descriptors: Err"));
+    assert!(reports.iter().any(refused), "no restart was tried without descriptors");
+}
+
+#[test]
 fn a_seed_replays_exactly() {
     for scenario in Scenario::ALL {
         let seed = seeds(1)[0] + 7;

@@ -128,6 +128,12 @@ impl FileSystem for RealFs {
 }
 
 /// Reserves blocks for the first `len` bytes of `file` (`posix_fallocate`), extending it.
+/// Whether `e` says the process (EMFILE) or the system (ENFILE) ran out of file
+/// descriptors: the operation never reached the disk and can be tried again.
+pub fn is_descriptor_shortage(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
 fn allocate(file: &File, len: u64) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     let len = libc::off_t::try_from(len).map_err(|_| io::Error::other("allocation beyond the largest file size"))?;

@@ -146,11 +146,14 @@ impl Segment {
             let time = TimeIndex::open(fs, &dir.join(file_name(base, "timeindex")), Some(index_bytes))?;
             Ok(Segment::new(env, dir, base, log, 0, Indexes { offset, time, bytes_since_entry: 0, sealed: false }))
         };
-        made().inspect_err(|_| {
-            for ext in ["log", "index", "timeindex"] {
-                let _ = fs.remove_file(&dir.join(file_name(base, ext)));
-            }
-        })
+        made().inspect_err(|_| Segment::remove_files(&**fs, dir, base))
+    }
+
+    /// Removes the files of the segment at `base` in `dir`, as far as they exist.
+    pub(crate) fn remove_files(fs: &dyn FileSystem, dir: &Path, base: i64) {
+        for ext in ["log", "index", "timeindex"] {
+            let _ = fs.remove_file(&dir.join(file_name(base, ext)));
+        }
     }
 
     /// Opens an existing segment; indexes are mapped but not loaded (see recovery).

@@ -11,7 +11,8 @@ use super::{FileSystem, OpenMode};
 
 /// Wraps another [`FileSystem`] and fails its operations on demand: the next fsyncs
 /// (EIO), the next write (a prefix is written, then EIO), or every write, extension
-/// and file creation while the disk is "full" (ENOSPC). Failpoints are set and
+/// and file creation while the disk is "full" (ENOSPC), every open while the process
+/// is out of file descriptors (EMFILE). Failpoints are set and
 /// cleared at run time; a failpoint aimed at a directory only hits paths under it.
 #[derive(Debug)]
 pub struct FaultyFs {
@@ -26,6 +27,8 @@ struct Failpoints {
     /// The next write under this directory is cut short.
     short_write: Option<PathBuf>,
     disk_full: bool,
+    /// Opens that still succeed before the process is out of descriptors (`None`: no limit).
+    descriptors_left: Option<u32>,
 }
 
 fn eio() -> io::Error {
@@ -34,6 +37,10 @@ fn eio() -> io::Error {
 
 fn enospc() -> io::Error {
     io::Error::from_raw_os_error(libc::ENOSPC)
+}
+
+fn emfile() -> io::Error {
+    io::Error::from_raw_os_error(libc::EMFILE)
 }
 
 impl FaultyFs {
@@ -74,6 +81,14 @@ impl FaultyFs {
         self.failpoints.lock().disk_full
     }
 
+    /// With `Some(n)`, the next `n` opens of a file or directory (also to fsync a
+    /// directory) succeed and every later one fails with EMFILE, as when the process
+    /// has used up its descriptors; files already open keep working. `None` lifts the
+    /// limit.
+    pub fn limit_descriptors(&self, left: Option<u32>) {
+        self.failpoints.lock().descriptors_left = left;
+    }
+
     /// Clears every failpoint.
     pub fn clear(&self) {
         *self.failpoints.lock() = Failpoints::default();
@@ -84,6 +99,17 @@ impl FaultyFs {
             return Err(enospc());
         }
         Ok(())
+    }
+
+    fn check_descriptors(&self) -> io::Result<()> {
+        match &mut self.failpoints.lock().descriptors_left {
+            Some(0) => Err(emfile()),
+            Some(n) => {
+                *n -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     fn check_fsync(&self, path: &Path) -> io::Result<()> {
@@ -120,6 +146,7 @@ impl FileSystem for FaultyFs {
     }
 
     fn open(&self, path: &Path, mode: OpenMode) -> io::Result<File> {
+        self.check_descriptors()?;
         if mode != OpenMode::Existing && !path.exists() {
             self.check_space()?;
         }
@@ -160,6 +187,7 @@ impl FileSystem for FaultyFs {
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        self.check_descriptors()?;
         self.check_fsync(dir)?;
         self.inner.sync_dir(dir)
     }
@@ -216,7 +244,14 @@ mod tests {
         fs.set_len(&a, &file, 4).unwrap();
         fs.open(&a, OpenMode::Existing).unwrap();
         fs.clear();
+        fs.limit_descriptors(Some(1));
+        let emfile = |e: io::Error| e.raw_os_error() == Some(libc::EMFILE);
+        fs.open(&a, OpenMode::Existing).unwrap();
+        assert!(emfile(fs.open(&a, OpenMode::Existing).unwrap_err()));
+        assert!(emfile(fs.sync_dir(dir.path()).unwrap_err()));
         fs.write_all_at(&a, &file, b"x", 4).unwrap();
+        fs.clear();
+        fs.open(&a, OpenMode::Existing).unwrap();
         assert_eq!(std::fs::read(&a).unwrap(), b"0123x");
     }
 }

@@ -320,7 +320,17 @@ impl PartitionLog {
         if let Err(e) = producer::write_snapshot(&*self.env.fs, &self.dir, first, &st.producers) {
             tracing::warn!(error = %e, "could not write producer snapshot");
         }
-        if let Err(e) = active.seal().and_then(|()| self.env.fs.sync_dir(&self.dir)) {
+        if let Err(e) = self.env.fs.sync_dir(&self.dir) {
+            if !crate::fs::is_descriptor_shortage(&e) {
+                return self.poison(e);
+            }
+            // The directory could not be opened, so no fsync ran: undo the roll and
+            // let a later append try again.
+            drop(new_seg);
+            Segment::remove_files(&*self.env.fs, &self.dir, first);
+            return Err(LogError::Io(e));
+        }
+        if let Err(e) = active.seal() {
             return self.poison(e);
         }
         let mut v = (*segs).clone();
