@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import threading
 import time
 
 
@@ -34,3 +36,45 @@ def run(cmd, *, input=None, timeout=60, check=True) -> subprocess.CompletedProce
             f"stderr:\n{proc.stderr.decode('utf-8', 'replace')[-5000:]}"
         )
     return proc
+
+
+MIB = 1024 * 1024
+RSS_HEADROOM = 64 * MIB
+
+
+def rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+class RssWatch:
+    """Samples a process's (the broker's) RSS every 10 ms while in its `with` block and
+    asserts on leaving it that it never grew by `RSS_HEADROOM` or more."""
+
+    def __init__(self, pid: int):
+        self.pid, self.peak, self._stop = pid, 0, threading.Event()
+        self.baseline = rss(pid)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss(self.pid))
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        grown = self.peak - self.baseline
+        print(f"broker RSS: baseline {self.baseline / MIB:.1f} MiB, peak +{grown / MIB:.1f} MiB")
+        assert grown < RSS_HEADROOM, f"broker RSS grew by {grown / MIB:.0f} MiB (baseline {self.baseline / MIB:.0f})"

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import KlogServer, KlogServerError
+from helpers import RssWatch
 
 ck = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, Producer, TopicPartition  # noqa: E402
@@ -91,19 +92,20 @@ def test_a_full_disk_keeps_acknowledged_records_and_recovers_without_restart(sma
     srv = KlogServer(small_disk / "data", tmp_path / "logs", name="disk")
     srv.start()
     try:
-        acked, failed = fill(srv.bootstrap)
-        assert failed > 0, "the disk never filled"
-        assert len(acked) > 10, "too little was written before the disk filled"
-        assert acked == list(range(len(acked))), "acknowledged offsets are not consecutive"
-        assert read_offsets(srv.bootstrap, acked[-1])[: len(acked)] == acked
+        with RssWatch(srv.proc.pid):
+            acked, failed = fill(srv.bootstrap)
+            assert failed > 0, "the disk never filled"
+            assert len(acked) > 10, "too little was written before the disk filled"
+            assert acked == list(range(len(acked))), "acknowledged offsets are not consecutive"
+            assert read_offsets(srv.bootstrap, acked[-1])[: len(acked)] == acked
 
-        # Room again (the filesystem grows): writes resume by themselves.
-        grow(small_disk, 48)
-        deadline = time.monotonic() + 20
-        offset = None
-        while offset is None and time.monotonic() < deadline:
-            offset = produce_one(srv.bootstrap)
-        assert offset is not None and offset >= len(acked), "writes did not resume once the disk had room"
+            # Room again (the filesystem grows): writes resume by themselves.
+            grow(small_disk, 48)
+            deadline = time.monotonic() + 20
+            offset = None
+            while offset is None and time.monotonic() < deadline:
+                offset = produce_one(srv.bootstrap)
+            assert offset is not None and offset >= len(acked), "writes did not resume once the disk had room"
 
         # Full again, then SIGTERM: a clean exit.
         more, failed = fill(srv.bootstrap)

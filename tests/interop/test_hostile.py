@@ -15,53 +15,12 @@ import zlib
 
 import pytest
 
-from helpers import wait_until
+from helpers import MIB, RssWatch, open_fds, wait_until
 
 ck = pytest.importorskip("confluent_kafka")
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic  # noqa: E402
 from kafka.record.util import calc_crc32c  # noqa: E402
-
-MIB = 1024 * 1024
-RSS_HEADROOM = 64 * MIB
-
-
-def rss(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-class RssWatch:
-    """Samples the broker's RSS every 10 ms while in its `with` block."""
-
-    def __init__(self, pid: int):
-        self.pid, self.peak, self._stop = pid, 0, threading.Event()
-        self.baseline = rss(pid)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, rss(self.pid))
-            time.sleep(0.01)
-
-    def __enter__(self):
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        grown = self.peak - self.baseline
-        print(f"broker RSS: baseline {self.baseline / MIB:.1f} MiB, peak +{grown / MIB:.1f} MiB")
-        assert grown < RSS_HEADROOM, f"broker RSS grew by {grown / MIB:.0f} MiB (baseline {self.baseline / MIB:.0f})"
-
 
 # --- the Kafka wire, by hand -------------------------------------------------------
 
