@@ -1,7 +1,7 @@
 //! Compression codecs of RecordBatch v2 (attribute bits 0-2), on top of the
 //! codec crate's implementations (Kafka's framing for snappy and lz4 included).
 
-use bytes::{Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::compression::{Compressor, Decompressor, Gzip, Lz4, Snappy, Zstd};
 
 use crate::error::{Error, Result};
@@ -69,10 +69,10 @@ impl Compression {
                 out.extend_from_slice(raw);
                 Ok(())
             }
-            Compression::Gzip => Gzip::compress(out, fill),
-            Compression::Snappy => Snappy::compress(out, fill),
-            Compression::Lz4 => Lz4::compress(out, fill),
-            Compression::Zstd => Zstd::compress(out, fill),
+            Compression::Gzip => Gzip::compress(out, fill).map_err(|e| e.to_string()),
+            Compression::Snappy => Snappy::compress(out, fill).map_err(|e| e.to_string()),
+            Compression::Lz4 => lz4_frame(raw, out).map_err(|e| e.to_string()),
+            Compression::Zstd => Zstd::compress(out, fill).map_err(|e| e.to_string()),
         };
         result.map_err(|e| Error::internal(format!("{self:?} compression failed: {e}")))
     }
@@ -88,5 +88,36 @@ impl Compression {
             Compression::Zstd => Zstd::decompress(&mut data, take),
         };
         result.map_err(|e| Error::corrupt(format!("{self:?} batch does not decompress: {e}")))
+    }
+}
+
+/// `raw` as an LZ4 frame of independent blocks without a content checksum, as
+/// Kafka's own producer writes them: the batch CRC already covers the bytes, and a
+/// checksum would cost every broker that validates the batch a pass over it.
+fn lz4_frame(raw: &[u8], out: &mut BytesMut) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut encoder = lz4::EncoderBuilder::new()
+        .level(4)
+        .block_mode(lz4::BlockMode::Independent)
+        .checksum(lz4::ContentChecksum::NoChecksum)
+        .build(out.writer())?;
+    encoder.write_all(raw)?;
+    encoder.finish().1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lz4_frames_have_independent_blocks_and_no_content_checksum() {
+        let raw: Vec<u8> = (0..200_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        let mut out = BytesMut::new();
+        Compression::Lz4.compress(&raw, &mut out).unwrap();
+        assert_eq!(out[..4], [0x04, 0x22, 0x4d, 0x18], "LZ4 frame magic");
+        let flags = out[4];
+        assert_eq!(flags & 0x20, 0x20, "blocks independent");
+        assert_eq!(flags & 0x04, 0, "no content checksum");
+        assert_eq!(Compression::Lz4.decompress(out.freeze()).unwrap(), raw);
     }
 }

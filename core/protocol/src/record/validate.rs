@@ -50,17 +50,20 @@ pub fn scan_records(
         return scanner.finish(payload.len() - used);
     }
     let mut reader = decoder(header.compression(), payload, max_records_bytes)?;
-    let mut buf: Vec<u8> = Vec::new();
+    // `buf[..filled]` holds inflated bytes not yet scanned (the start of a record
+    // cut off by the last read); the buffer grows only for a record longer than it.
+    let mut buf = vec![0u8; CHUNK];
+    let mut filled = 0usize;
     let mut inflated = 0usize;
     while !scanner.stopped {
-        let start = buf.len();
-        buf.resize(start + CHUNK, 0);
-        let n = match reader.read(&mut buf[start..]) {
+        if buf.len() - filled < CHUNK {
+            buf.resize(filled + CHUNK, 0);
+        }
+        let n = match reader.read(&mut buf[filled..filled + CHUNK]) {
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => 0,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(invalid(format!("compressed records do not decompress: {e}"))),
         };
-        buf.truncate(start + n);
         if n == 0 {
             break;
         }
@@ -68,10 +71,12 @@ pub fn scan_records(
         if inflated > max_records_bytes {
             return Err(invalid(format!("records decompress to more than {max_records_bytes} bytes")));
         }
-        let used = scanner.scan(&buf)?;
-        buf.drain(..used);
+        filled += n;
+        let used = scanner.scan(&buf[..filled])?;
+        buf.copy_within(used..filled, 0);
+        filled -= used;
     }
-    scanner.finish(buf.len())
+    scanner.finish(filled)
 }
 
 /// A streaming reader of the codec's payload (Kafka's framing for snappy and lz4).
