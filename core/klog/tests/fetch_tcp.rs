@@ -143,6 +143,22 @@ async fn fetch_returns_the_produced_batches_across_partitions_segments_and_limit
             .map(|p| assert_batches(p.records.as_ref().unwrap(), &stored[p.partition_index as usize], 0))
             .collect();
         assert_eq!(counts.iter().sum::<usize>(), 1, "{counts:?}");
+        // Which one: partitions take turns while the budget cannot hold them all...
+        let mut served = std::collections::BTreeSet::new();
+        for _ in 0..2 {
+            let resp = conn.call(fetch_request(&[(0, 0), (1, 0)], 1 << 20, 10), version).await;
+            let parts = resp.responses.iter().flat_map(|t| &t.partitions);
+            served
+                .extend(parts.filter(|p| p.records.as_ref().is_some_and(|r| !r.is_empty())).map(|p| p.partition_index));
+        }
+        assert_eq!(served.len(), 2, "two fetches in a row served the same partition first");
+        // ... and once it holds every partition's limit, the response keeps the request's order.
+        for _ in 0..2 {
+            let resp = conn.call(fetch_request(&[(2, 0), (0, 0), (1, 0)], 1 << 20, 8 << 20), version).await;
+            let order: Vec<i32> =
+                resp.responses.iter().flat_map(|t| &t.partitions).map(|p| p.partition_index).collect();
+            assert_eq!(order, vec![2, 0, 1]);
+        }
     }
     broker.stop().await;
 }

@@ -50,8 +50,10 @@ impl Broker {
             return (response, DeferredRecords::default());
         }
         drop_repeated_partitions(&mut req);
-        let turn = self.fetch_turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        take_turns(&mut req, turn);
+        if !budget_covers_every_partition(&req, self.config.fetch_max_bytes) {
+            let turn = self.fetch_turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            take_turns(&mut req, turn);
+        }
         let wait = Duration::from_millis(req.max_wait_ms.max(0) as u64).min(MAX_FETCH_WAIT);
         let deadline = Instant::now() + wait;
         // Watch the requested partitions before reading so an append in between is not missed.
@@ -158,6 +160,15 @@ fn drop_repeated_partitions(req: &mut FetchRequest) {
         topic.partitions.retain(|p| seen.insert((name.clone(), id, p.partition)));
     }
     req.topics.retain(|t| !t.partitions.is_empty());
+}
+
+/// Whether the response budget holds every requested partition's `partition_max_bytes`:
+/// then no partition can starve, and the response keeps the request's order (the
+/// client's own fairness, as Kafka answers).
+fn budget_covers_every_partition(req: &FetchRequest, fetch_max_bytes: usize) -> bool {
+    let budget = (req.max_bytes.max(0) as usize).min(fetch_max_bytes);
+    let wanted = req.topics.iter().flat_map(|t| &t.partitions).map(|p| p.partition_max_bytes.max(0) as usize);
+    wanted.fold(0usize, usize::saturating_add) <= budget
 }
 
 /// Rotates the order of the requested partitions by `turn`. The response byte
