@@ -97,10 +97,7 @@ pub async fn descriptor_exhaustion(
         }
         let restarting = rng.chance(0.3);
         if restarting {
-            match node.stop() {
-                Ok(()) => trace.record("broker stopped"),
-                Err(e) => trace.record(format_args!("broker stopped: {}", e.kind())),
-            }
+            stop(&node, &trace);
             let reopened = node.resume();
             trace.record(format_args!("reopening without descriptors: {:?}", reopened.map_err(|e| e.kind())));
         }
@@ -119,13 +116,18 @@ pub async fn descriptor_exhaustion(
     unreachable!("the attempts never run out")
 }
 
-/// Closes the node, waits a little (clients find it down), and opens it again. A
-/// failpoint that has not fired by then is cleared: disk faults do not outlive a run.
-async fn restart(node: &SimNode, rng: &SimRng, trace: &Trace) {
+/// Closes the node and records how its shutdown went.
+fn stop(node: &SimNode, trace: &Trace) {
     match node.stop() {
         Ok(()) => trace.record("broker stopped"),
         Err(e) => trace.record(format_args!("broker stopped: {}", e.kind())),
     }
+}
+
+/// Closes the node, waits a little (clients find it down), and opens it again. A
+/// failpoint that has not fired by then is cleared: disk faults do not outlive a run.
+async fn restart(node: &SimNode, rng: &SimRng, trace: &Trace) {
+    stop(node, trace);
     tokio::time::sleep(rng.millis(0..1000)).await;
     node.disk().clear();
     node.resume().expect("the broker cannot reopen its directory");
